@@ -1,0 +1,1 @@
+//! Exporters: one file per output format (owned by the exporter work).

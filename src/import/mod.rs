@@ -1,0 +1,1 @@
+//! Importers: one file per input format (owned by the importer work).

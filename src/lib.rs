@@ -1,0 +1,11 @@
+//! iocd: an on-prem threat-intelligence appliance.
+//!
+//! The domain (`ioc`, `store`) is separate from the ways in and out
+//! (`import`, `export`, `http`, the CLI). Data flows one way: parse →
+//! normalize → store → query → export (see DESIGN.md in the repository).
+
+pub mod cli;
+pub mod export;
+pub mod import;
+pub mod ioc;
+pub mod store;

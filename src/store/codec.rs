@@ -1,0 +1,163 @@
+//! The on-disk encoding of records: one leading format byte, then bincode 2
+//! (standard config) of a private, compact mirror of the domain struct
+//! (times as i64 microseconds, not RFC 3339 strings). This is the only place
+//! that knows the encoding, so moving to another format touches one file.
+
+use crate::ioc::{Indicator, IocType, Source, Tlp};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Current record format. Bump it and keep a decoder for the old one when
+/// the layout of [`IndicatorV1`] changes.
+const FORMAT_V1: u8 = 1;
+
+/// Why stored bytes could not be decoded (corruption or a newer format).
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    #[error("empty record")]
+    Empty,
+    #[error("record format {0} is unknown to this iocd version (newer data directory?)")]
+    UnknownFormat(u8),
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+}
+
+#[derive(Serialize, Deserialize)]
+struct IndicatorV1 {
+    id: [u8; 16],
+    ioc_type: u8,
+    value: String,
+    first_seen: i64,
+    last_seen: i64,
+    added_at: i64,
+    modified: i64,
+    confidence: u8,
+    tlp: Option<Tlp>,
+    tags: Vec<String>,
+    sources: Vec<(String, Option<String>)>,
+    techniques: Vec<String>,
+    description: Option<String>,
+    to_ids: bool,
+    reserved: bool,
+}
+
+/// Microseconds since the Unix epoch.
+pub fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+/// Inverse of [`micros`]; out-of-range values clamp to the epoch.
+pub fn from_micros(m: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(m).unwrap_or_default()
+}
+
+/// Encodes an indicator as `[FORMAT_V1] ++ bincode(IndicatorV1)`.
+pub fn encode_indicator(i: &Indicator) -> Vec<u8> {
+    let v = IndicatorV1 {
+        id: *i.id.as_bytes(),
+        ioc_type: i.ioc_type.code(),
+        value: i.value.clone(),
+        first_seen: micros(i.first_seen),
+        last_seen: micros(i.last_seen),
+        added_at: micros(i.added_at),
+        modified: micros(i.modified),
+        confidence: i.confidence,
+        tlp: i.tlp,
+        tags: i.tags.clone(),
+        sources: i.sources.iter().map(|s| (s.name.clone(), s.reference.clone())).collect(),
+        techniques: i.techniques.clone(),
+        description: i.description.clone(),
+        to_ids: i.to_ids,
+        reserved: i.reserved,
+    };
+    let mut out = vec![FORMAT_V1];
+    // Encoding plain owned data into a Vec cannot fail.
+    let body = bincode::serde::encode_to_vec(&v, bincode::config::standard()).unwrap_or_default();
+    out.extend_from_slice(&body);
+    out
+}
+
+/// Decodes bytes written by [`encode_indicator`].
+pub fn decode_indicator(b: &[u8]) -> Result<Indicator, CodecError> {
+    let (&fmt, body) = b.split_first().ok_or(CodecError::Empty)?;
+    if fmt != FORMAT_V1 {
+        return Err(CodecError::UnknownFormat(fmt));
+    }
+    let (v, _): (IndicatorV1, usize) = bincode::serde::decode_from_slice(body, bincode::config::standard())
+        .map_err(|e| CodecError::Corrupt(e.to_string()))?;
+    let ioc_type = IocType::from_code(v.ioc_type).ok_or_else(|| CodecError::Corrupt(format!("type code {}", v.ioc_type)))?;
+    Ok(Indicator {
+        id: Uuid::from_bytes(v.id),
+        ioc_type,
+        value: v.value,
+        first_seen: from_micros(v.first_seen),
+        last_seen: from_micros(v.last_seen),
+        added_at: from_micros(v.added_at),
+        modified: from_micros(v.modified),
+        confidence: v.confidence,
+        tlp: v.tlp,
+        tags: v.tags,
+        sources: v
+            .sources
+            .into_iter()
+            .map(|(name, reference)| Source { name, reference })
+            .collect(),
+        techniques: v.techniques,
+        description: v.description,
+        to_ids: v.to_ids,
+        reserved: v.reserved,
+    })
+}
+
+/// Encodes any serde value with the same versioned framing (API keys,
+/// tombstones).
+pub fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    let mut out = vec![FORMAT_V1];
+    out.extend(bincode::serde::encode_to_vec(v, bincode::config::standard()).unwrap_or_default());
+    out
+}
+
+/// Decodes bytes written by [`encode`].
+pub fn decode<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T, CodecError> {
+    let (&fmt, body) = b.split_first().ok_or(CodecError::Empty)?;
+    if fmt != FORMAT_V1 {
+        return Err(CodecError::UnknownFormat(fmt));
+    }
+    bincode::serde::decode_from_slice(body, bincode::config::standard())
+        .map(|(v, _)| v)
+        .map_err(|e| CodecError::Corrupt(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ioc::indicator_id;
+
+    #[test]
+    fn round_trips_and_rejects_garbage() {
+        let t = from_micros(1_700_000_000_123_456);
+        let i = Indicator {
+            id: indicator_id(IocType::Domain, "evil.com"),
+            ioc_type: IocType::Domain,
+            value: "evil.com".into(),
+            first_seen: t,
+            last_seen: t,
+            added_at: t,
+            modified: t,
+            confidence: 80,
+            tlp: Some(Tlp::AmberStrict),
+            tags: vec!["apt".into()],
+            sources: vec![Source { name: "eset".into(), reference: Some("x".into()) }],
+            techniques: vec!["T1071".into()],
+            description: None,
+            to_ids: true,
+            reserved: false,
+        };
+        let b = encode_indicator(&i);
+        assert_eq!(decode_indicator(&b).unwrap(), i);
+        assert!(matches!(decode_indicator(&[]), Err(CodecError::Empty)));
+        assert!(matches!(decode_indicator(&[9, 1, 2]), Err(CodecError::UnknownFormat(9))));
+        assert!(matches!(decode_indicator(&b[..b.len() / 2]), Err(CodecError::Corrupt(_))));
+    }
+}

@@ -1,0 +1,129 @@
+//! Store behaviour, read as a specification.
+
+use super::*;
+use crate::ioc::{detect, Observation, Source};
+
+fn obs(v: &str) -> Observation {
+    Observation::new(detect(v).unwrap())
+}
+
+fn open() -> (tempfile::TempDir, Store) {
+    let d = tempfile::tempdir().unwrap();
+    let s = Store::open(d.path()).unwrap();
+    (d, s)
+}
+
+#[test]
+fn ingest_dedupes_within_and_across_batches() {
+    let (_d, s) = open();
+    let r = s.ingest(vec![obs("evil.com"), obs("EVIL.com"), obs("1.2.3.4")]).unwrap();
+    assert_eq!((r.new, r.updated, r.unchanged), (2, 0, 1));
+    let r = s.ingest(vec![obs("evil.com")]).unwrap();
+    assert_eq!((r.new, r.updated, r.unchanged), (0, 0, 1));
+    assert_eq!(s.counts().unwrap()[&IocType::Domain], 1);
+    assert_eq!(s.total().unwrap(), 2);
+}
+
+#[test]
+fn merge_keeps_highest_confidence_unions_sources_and_moves_index() {
+    let (_d, s) = open();
+    let mut a = obs("evil.com");
+    a.confidence = Some(80);
+    a.source = Some(Source { name: "a".into(), reference: None });
+    s.ingest(vec![a, obs("other.com")]).unwrap();
+    let id = crate::ioc::indicator_id(IocType::Domain, "evil.com");
+    let before = s.get(&id).unwrap().unwrap();
+
+    let mut b = obs("evil.com");
+    b.confidence = Some(30);
+    b.tags = vec!["apt".into()];
+    b.source = Some(Source { name: "b".into(), reference: Some("r".into()) });
+    let r = s.ingest(vec![b]).unwrap();
+    assert_eq!(r.updated, 1);
+    let after = s.get(&id).unwrap().unwrap();
+    assert_eq!(after.confidence, 80);
+    assert_eq!(after.tags, vec!["apt".to_string()]);
+    assert_eq!(after.sources.len(), 2);
+    assert!(after.modified > before.modified);
+    assert_eq!(after.added_at, before.added_at);
+    // Exactly one index entry per indicator, and the updated one is last.
+    let all = s.page(&Query { limit: 10, ..Default::default() }).unwrap();
+    assert_eq!(all.items.len(), 2);
+    assert_eq!(all.items[1].value, "evil.com");
+    assert_eq!(s.by_added.len(), 2);
+    assert_eq!(s.by_type_added.len(), 2);
+}
+
+#[test]
+fn cursor_pages_every_item_once_under_concurrent_ingest() {
+    let (_d, s) = open();
+    let batch: Vec<_> = (0..250).map(|i| obs(&format!("h{i}.example.com"))).collect();
+    s.ingest(batch).unwrap();
+    let mut seen = std::collections::HashSet::new();
+    let mut q = Query { limit: 40, ..Default::default() };
+    let mut extra = 0;
+    loop {
+        let p = s.page(&q).unwrap();
+        for i in &p.items {
+            assert!(seen.insert(i.value.clone()), "repeated {}", i.value);
+        }
+        if extra < 3 {
+            s.ingest(vec![obs(&format!("late{extra}.example.com"))]).unwrap();
+            extra += 1;
+        }
+        match p.next {
+            Some(c) => q.after = Some(Cursor::decode(&c.encode()).unwrap()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 253);
+}
+
+#[test]
+fn type_and_time_filters() {
+    let (_d, s) = open();
+    s.ingest(vec![obs("1.2.3.4"), obs("evil.com")]).unwrap();
+    let mid = Utc::now();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    s.ingest(vec![obs("5.6.7.8")]).unwrap();
+    let p = s.page(&Query { ioc_type: Some(IocType::Ipv4), limit: 10, ..Default::default() }).unwrap();
+    assert_eq!(p.items.iter().map(|i| i.value.as_str()).collect::<Vec<_>>(), vec!["1.2.3.4", "5.6.7.8"]);
+    let p = s.page(&Query { since: Some(mid), limit: 10, ..Default::default() }).unwrap();
+    assert_eq!(p.items.len(), 1);
+    let p = s.page(&Query { until: Some(mid), limit: 10, ..Default::default() }).unwrap();
+    assert_eq!(p.items.len(), 2);
+    assert!(p.next.is_none());
+}
+
+#[test]
+fn delete_leaves_tombstone_that_suppresses_reimport() {
+    let (_d, s) = open();
+    s.ingest(vec![obs("fp.example.com")]).unwrap();
+    let id = crate::ioc::indicator_id(IocType::Domain, "fp.example.com");
+    assert!(s.delete(&id, Some("false positive".into())).unwrap().is_some());
+    assert!(s.get(&id).unwrap().is_none());
+    assert_eq!(s.total().unwrap(), 0);
+    assert_eq!(s.by_added.len(), 0);
+    let r = s.ingest(vec![obs("fp.example.com")]).unwrap();
+    assert_eq!(r.suppressed, 1);
+    assert!(s.get(&id).unwrap().is_none());
+    assert!(s.delete(&id, None).unwrap().is_none());
+}
+
+#[test]
+fn reopen_keeps_data() {
+    let d = tempfile::tempdir().unwrap();
+    {
+        let s = Store::open(d.path()).unwrap();
+        s.ingest(vec![obs("keep.example.com")]).unwrap();
+    }
+    let s = Store::open(d.path()).unwrap();
+    assert_eq!(s.total().unwrap(), 1);
+}
+
+#[test]
+fn cursor_decode_rejects_garbage() {
+    assert!(Cursor::decode("").is_none());
+    assert!(Cursor::decode("!!!").is_none());
+    assert!(Cursor::decode("AAAA").is_none());
+}
