@@ -4,8 +4,13 @@
 //! (`import`, `export`, `http`, the CLI). Data flows one way: parse →
 //! normalize → store → query → export (see DESIGN.md in the repository).
 
+pub mod apikeys;
+pub mod certs;
 pub mod cli;
+pub mod config;
+pub mod demo;
 pub mod export;
+pub mod http;
 pub mod import;
 pub mod ioc;
 pub mod store;

@@ -1,1 +1,70 @@
-fn main(){}
+//! The `iocd` binary: clap subcommands over the library.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use iocd::cli;
+
+/// iocd: on-prem threat-intelligence appliance (IOC store, HTTPS API,
+/// STIX 2.1 / MISP / CEF / OpenIOC exports).
+#[derive(Parser, Debug)]
+#[command(name = "iocd", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+    /// Log line format (stderr / journald).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "IOCD_LOG_FORMAT")]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Write a commented config, TLS certificate and the first admin key.
+    Init(cli::init_cmd::InitArgs),
+    /// Run the HTTPS API (built-in defaults when no config is given).
+    Serve(cli::serve_cmd::ServeArgs),
+    /// Import IOC files or directories (MISP JSON, CSV, text lists, STIX 2.1).
+    Import(cli::import_cmd::ImportArgs),
+    /// Export IOCs to a file (json, csv, stix, misp, cef, openioc).
+    Export(cli::export_cmd::ExportArgs),
+    /// Print IOC counts by type and source.
+    Stats(cli::stats_cmd::StatsArgs),
+    /// Create, list and revoke API keys.
+    Keys(cli::keys_cmd::KeysArgs),
+    /// Validate a config file and explain each error with its line.
+    CheckConfig(cli::check_config_cmd::CheckConfigArgs),
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("IOCD_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => b.json().init(),
+        LogFormat::Text => b.init(),
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let res = match &cli.cmd {
+        Cmd::Init(a) => cli::init_cmd::run(a),
+        Cmd::Serve(a) => cli::serve_cmd::run(a),
+        Cmd::Import(a) => cli::import_cmd::run(a),
+        Cmd::Export(a) => cli::export_cmd::run(a),
+        Cmd::Stats(a) => cli::stats_cmd::run(a),
+        Cmd::Keys(a) => cli::keys_cmd::run(a),
+        Cmd::CheckConfig(a) => cli::check_config_cmd::run(a),
+    };
+    match res {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}

@@ -29,6 +29,12 @@ impl Store {
         Ok(())
     }
 
+    /// Inserts or replaces a key record without flushing (`last_used`).
+    pub fn put_key_unflushed(&self, k: &ApiKeyRecord) -> Result<(), StoreError> {
+        self.keys.insert(k.id.as_bytes(), codec::encode(k))?;
+        Ok(())
+    }
+
     /// The key record with this id.
     pub fn get_key(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
         match self.keys.get(id.as_bytes())? {

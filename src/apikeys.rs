@@ -1,0 +1,143 @@
+//! API keys: `sk_live_<key-id>_<secret>` (DESIGN.md, "API keys and auth").
+//!
+//! The key id (16 lower-case hex chars) finds the record without hashing;
+//! the secret (32 base62 chars, ~190 bits) is checked against an argon2id
+//! PHC hash. Only the hash is stored.
+
+use crate::config::ALL_SCOPES;
+use crate::store::keys::ApiKeyRecord;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use chrono::Utc;
+use rand::Rng;
+
+/// Prefix of every key.
+pub const KEY_PREFIX: &str = "sk_live_";
+const ID_LEN: usize = 16;
+const SECRET_LEN: usize = 32;
+const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// A key split into its parts. Never logged whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedKey<'a> {
+    pub id: &'a str,
+    pub secret: &'a str,
+}
+
+/// Splits `sk_live_<id>_<secret>`; `None` if the shape is wrong (no work
+/// beyond string checks, so garbage costs nothing).
+pub fn parse_key(key: &str) -> Option<ParsedKey<'_>> {
+    let rest = key.strip_prefix(KEY_PREFIX)?;
+    let (id, secret) = rest.split_once('_')?;
+    let id_ok = id.len() == ID_LEN && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let secret_ok = secret.len() == SECRET_LEN && secret.bytes().all(|b| b.is_ascii_alphanumeric());
+    (id_ok && secret_ok).then_some(ParsedKey { id, secret })
+}
+
+/// Errors creating a key.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("unknown scope '{0}' (known: read:iocs, read:stix, read:misp, read:taxii, read:cef, read:openioc, read:rules, read:articles, read:stats, write:iocs, write:taxii, admin)")]
+    UnknownScope(String),
+    #[error("unknown tier '{0}' (defined in the config: {1})")]
+    UnknownTier(String, String),
+    #[error("the key name must be 1-100 printable characters")]
+    BadName,
+    #[error("hashing failed: {0}")]
+    Hash(String),
+}
+
+/// Validates a scope list (deduplicated, sorted on return).
+pub fn check_scopes(scopes: &[String]) -> Result<Vec<String>, KeyError> {
+    let mut v = Vec::new();
+    for s in scopes {
+        let s = s.trim();
+        if !ALL_SCOPES.contains(&s) {
+            return Err(KeyError::UnknownScope(s.to_string()));
+        }
+        if !v.iter().any(|x: &String| x == s) {
+            v.push(s.to_string());
+        }
+    }
+    v.sort();
+    Ok(v)
+}
+
+/// Creates a new key: returns the full key text (shown once) and the record
+/// to store (argon2id hash of the secret only).
+pub fn new_key(name: &str, tier: &str, scopes: Vec<String>) -> Result<(String, ApiKeyRecord), KeyError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(KeyError::BadName);
+    }
+    let mut rng = rand::rngs::OsRng;
+    let id: String = (0..ID_LEN).map(|_| char::from(b"0123456789abcdef"[rng.gen_range(0..16)])).collect();
+    let secret: String = (0..SECRET_LEN).map(|_| char::from(BASE62[rng.gen_range(0..62)])).collect();
+    let hash = hash_secret(&secret)?;
+    let key = format!("{KEY_PREFIX}{id}_{secret}");
+    let rec = ApiKeyRecord {
+        id,
+        name: name.to_string(),
+        tier: tier.to_string(),
+        scopes,
+        hash,
+        created: Utc::now().timestamp_micros(),
+        last_used: None,
+        revoked: None,
+    };
+    Ok((key, rec))
+}
+
+/// argon2id (default parameters: 19 MiB, 2 passes) PHC string of a secret.
+pub fn hash_secret(secret: &str) -> Result<String, KeyError> {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    Argon2::default()
+        .hash_password(secret.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| KeyError::Hash(e.to_string()))
+}
+
+/// Checks a secret against a stored PHC hash (slow by design: ~20-50 ms).
+pub fn verify_secret(secret: &str, phc: &str) -> bool {
+    match PasswordHash::new(phc) {
+        Ok(h) => Argon2::default().verify_password(secret.as_bytes(), &h).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// True when `scopes` grants `required` (`admin` grants everything).
+pub fn grants(scopes: &[String], required: &str) -> bool {
+    scopes.iter().any(|s| s == required || s == "admin")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_key_parses_and_verifies() {
+        let (key, rec) = new_key("siem", "pro", vec!["read:iocs".into()]).unwrap();
+        let p = parse_key(&key).unwrap();
+        assert_eq!(p.id, rec.id);
+        assert!(verify_secret(p.secret, &rec.hash));
+        assert!(!verify_secret("x".repeat(32).as_str(), &rec.hash));
+        assert!(!rec.hash.contains(p.secret));
+    }
+
+    #[test]
+    fn parse_rejects_malformed() {
+        for k in ["", "sk_live_", "sk_live_abc_def", "pk_live_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "sk_live_0123456789ABCDEF_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "sk_live_0123456789abcdef_AAAA"] {
+            assert!(parse_key(k).is_none(), "{k}");
+        }
+        assert!(parse_key("sk_live_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").is_some());
+    }
+
+    #[test]
+    fn scopes_checked() {
+        assert!(check_scopes(&["read:nope".into()]).is_err());
+        assert_eq!(check_scopes(&["read:stix".into(), "read:iocs".into(), "read:stix".into()]).unwrap(), vec!["read:iocs", "read:stix"]);
+        assert!(grants(&["admin".into()], "read:misp"));
+        assert!(!grants(&["read:iocs".into()], "read:misp"));
+    }
+}

@@ -1,0 +1,135 @@
+//! TLS material: a generated local CA plus a server certificate signed by it
+//! (rcgen), and loading PEM files into a rustls server config.
+//!
+//! A CA-signed leaf (rather than one self-signed leaf) lets clients trust
+//! `ca.crt` once while the server certificate is re-issued with new names.
+
+use anyhow::{bail, Context, Result};
+use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, SanType};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+/// This host's name from the kernel (no NSS lookups).
+pub fn host_name() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// Writes `ca`, `cert` (server certificate followed by the CA) and `key`
+/// (PKCS#8, mode 0600) unless `cert` and `key` both exist. SANs: localhost,
+/// 127.0.0.1, ::1, the host name and `extra_names`. Valid ten years.
+/// Returns true when files were generated.
+pub fn ensure_certificates(ca: &Path, cert: &Path, key: &Path, extra_names: &[String]) -> Result<bool> {
+    if cert.exists() && key.exists() {
+        return Ok(false);
+    }
+    if cert.exists() != key.exists() {
+        bail!(
+            "only one of {} and {} exists: supply both, or remove it to have iocd generate a new pair",
+            cert.display(),
+            key.display()
+        );
+    }
+    let mut names: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
+    names.extend(host_name());
+    names.extend(extra_names.iter().cloned());
+    names.dedup();
+
+    let ca_key = KeyPair::generate().context("generating the CA key")?;
+    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, "iocd local CA");
+    dn.push(DnType::OrganizationName, "iocd");
+    ca_params.distinguished_name = dn;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    ca_params.not_before = rcgen::date_time_ymd(2024, 1, 1);
+    ca_params.not_after = rcgen::date_time_ymd(2036, 1, 1);
+    let ca_cert = ca_params.self_signed(&ca_key).context("signing the CA certificate")?;
+
+    let leaf_key = KeyPair::generate().context("generating the server key")?;
+    let mut p = CertificateParams::new(Vec::<String>::new())?;
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, names.get(3).cloned().unwrap_or_else(|| "localhost".into()));
+    p.distinguished_name = dn;
+    for n in &names {
+        let san = match n.parse::<IpAddr>() {
+            Ok(ip) => SanType::IpAddress(ip),
+            Err(_) => SanType::DnsName(n.clone().try_into().with_context(|| format!("'{n}' is not a valid DNS name for the certificate"))?),
+        };
+        p.subject_alt_names.push(san);
+    }
+    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    p.not_before = rcgen::date_time_ymd(2024, 1, 1);
+    p.not_after = rcgen::date_time_ymd(2036, 1, 1);
+    let leaf = p.signed_by(&leaf_key, &ca_cert, &ca_key).context("signing the server certificate")?;
+
+    for f in [ca, cert, key] {
+        if let Some(dir) = f.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+    }
+    std::fs::write(ca, ca_cert.pem()).with_context(|| format!("writing {}", ca.display()))?;
+    std::fs::write(cert, format!("{}{}", leaf.pem(), ca_cert.pem())).with_context(|| format!("writing {}", cert.display()))?;
+    write_private(key, leaf_key.serialize_pem().as_bytes())?;
+    Ok(true)
+}
+
+fn write_private(path: &Path, data: &[u8]) -> Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    o.mode(0o600);
+    let mut f = o.open(path).with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(data)?;
+    Ok(())
+}
+
+/// Builds the rustls server config: TLS 1.2 and 1.3 only (ring provider),
+/// ALPN `h2` and `http/1.1`.
+///
+/// Errors name the file and what is wrong with it.
+pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .with_context(|| format!("reading TLS certificate {}", cert.display()))?
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("{} is not a PEM certificate chain", cert.display()))?;
+    if certs.is_empty() {
+        bail!("{} holds no certificate", cert.display());
+    }
+    let key = PrivateKeyDer::from_pem_file(key).with_context(|| format!("{} is not a PEM private key", key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .context("TLS protocol setup")?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("the TLS certificate and key do not match or are unsupported")?;
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(cfg))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generates_loadable_pair_once() {
+        let d = tempfile::tempdir().unwrap();
+        let (ca, c, k) = (d.path().join("t/ca.crt"), d.path().join("t/s.crt"), d.path().join("t/s.key"));
+        assert!(ensure_certificates(&ca, &c, &k, &["iocd.example".into()]).unwrap());
+        assert!(!ensure_certificates(&ca, &c, &k, &[]).unwrap());
+        server_config(&c, &k).unwrap();
+        std::fs::write(&k, "garbage").unwrap();
+        assert!(server_config(&c, &k).is_err());
+    }
+}

@@ -1,0 +1,58 @@
+//! `iocd init`: write a commented config, generate TLS material and the
+//! first admin key.
+
+use super::setup::{ensure_admin_key, load_config, open_store};
+use crate::certs::ensure_certificates;
+use anyhow::{bail, Context, Result};
+use std::path::PathBuf;
+
+/// Prepares a data directory and config file for `iocd serve --config`.
+#[derive(clap::Args, Debug)]
+pub struct InitArgs {
+    /// Data directory to create.
+    #[arg(long, default_value = "./iocd-data")]
+    pub data_dir: PathBuf,
+    /// Where to write the config file.
+    #[arg(long, short, default_value = "./iocd.toml")]
+    pub config: PathBuf,
+    /// Extra DNS names / IPs for the generated certificate.
+    #[arg(long = "name")]
+    pub names: Vec<String>,
+    /// Overwrite an existing config file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Runs `iocd init`. The admin key goes to stdout alone (scripts capture
+/// it); everything else to stderr.
+pub fn run(args: &InitArgs) -> Result<i32> {
+    if args.config.exists() && !args.force {
+        bail!("{} already exists; use --force to overwrite it, or --config to write elsewhere", args.config.display());
+    }
+    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let dd = std::fs::canonicalize(&args.data_dir).unwrap_or_else(|_| args.data_dir.clone());
+    let mut text = crate::config::template(&dd);
+    if !args.names.is_empty() {
+        let list = args.names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ");
+        text = text.replace("extra_names = []", &format!("extra_names = [{list}]"));
+    }
+    if let Some(dir) = args.config.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&args.config, &text).with_context(|| format!("writing {}", args.config.display()))?;
+    let cfg = load_config(Some(&args.config), None)?;
+    let (ca, cert, key) = (cfg.data_path(&cfg.tls.ca), cfg.data_path(&cfg.tls.cert), cfg.data_path(&cfg.tls.key));
+    ensure_certificates(&ca, &cert, &key, &cfg.tls.extra_names)?;
+    let store = open_store(&cfg.storage.data_dir)?;
+    eprintln!("Wrote {}", args.config.display());
+    eprintln!("TLS certificate {} (clients trust {})", cert.display(), ca.display());
+    match ensure_admin_key(&store)? {
+        Some(k) => {
+            eprintln!("Admin API key (shown only this once):");
+            println!("{k}");
+        }
+        None => eprintln!("The store already has API keys; no new admin key created."),
+    }
+    eprintln!("Start with: iocd serve --config {}", args.config.display());
+    Ok(0)
+}

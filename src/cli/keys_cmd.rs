@@ -1,0 +1,92 @@
+//! `iocd keys create|list|revoke` (server stopped; while it runs, use
+//! `/api/v1/keys`).
+
+use super::setup::{load_config, open_store};
+use crate::apikeys::{check_scopes, new_key};
+use anyhow::{bail, Result};
+use std::path::PathBuf;
+
+/// API key management.
+#[derive(clap::Args, Debug)]
+pub struct KeysArgs {
+    #[command(subcommand)]
+    pub cmd: KeysCmd,
+    /// Config file (for the tier list).
+    #[arg(long, short, global = true, env = "IOCD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory (overrides the config).
+    #[arg(long, global = true, env = "IOCD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// The key subcommands.
+#[derive(clap::Subcommand, Debug)]
+pub enum KeysCmd {
+    /// Create a key; prints only the key on stdout, details on stderr.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "free")]
+        tier: String,
+        /// Comma-separated scopes (default: the tier's scopes).
+        #[arg(long, value_delimiter = ',')]
+        scopes: Vec<String>,
+    },
+    /// List keys (never secrets).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key by id.
+    Revoke { id: String },
+}
+
+fn ts(m: Option<i64>) -> String {
+    m.and_then(chrono::DateTime::from_timestamp_micros)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| "-".into())
+}
+
+/// Runs `iocd keys ...`.
+pub fn run(args: &KeysArgs) -> Result<i32> {
+    let cfg = load_config(args.config.as_deref(), args.data_dir.as_deref())?;
+    let store = open_store(&cfg.storage.data_dir)?;
+    match &args.cmd {
+        KeysCmd::Create { name, tier, scopes } => {
+            let Some(t) = cfg.tiers.get(tier) else {
+                bail!("unknown tier '{tier}'; configured tiers: {}", cfg.tiers.keys().cloned().collect::<Vec<_>>().join(", "));
+            };
+            let scopes = if scopes.is_empty() { t.scopes.clone() } else { scopes.clone() };
+            let scopes = check_scopes(&scopes)?;
+            let (key, rec) = new_key(name, tier, scopes)?;
+            store.put_key(&rec)?;
+            eprintln!("created key id {} name '{}' tier {} scopes {}", rec.id, rec.name, rec.tier, rec.scopes.join(","));
+            println!("{key}");
+        }
+        KeysCmd::List { json } => {
+            let keys = store.list_keys()?;
+            if *json {
+                let v: Vec<_> = keys.iter().map(crate::http::handlers::key_json).collect();
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!("{:<16}  {:<20}  {:<6}  {:<20}  {:<20}  scopes", "id", "name", "tier", "created", "revoked");
+                for k in keys {
+                    println!("{:<16}  {:<20}  {:<6}  {:<20}  {:<20}  {}", k.id, k.name, k.tier, ts(Some(k.created)), ts(k.revoked), k.scopes.join(","));
+                }
+            }
+        }
+        KeysCmd::Revoke { id } => {
+            let Some(mut k) = store.get_key(id)? else {
+                bail!("no key with id '{id}' (see `iocd keys list`)");
+            };
+            if k.revoked.is_some() {
+                eprintln!("key {id} was already revoked");
+            } else {
+                k.revoked = Some(chrono::Utc::now().timestamp_micros());
+                store.put_key(&k)?;
+                eprintln!("revoked key {id}");
+            }
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,105 @@
+//! `iocd serve`: run the appliance.
+
+use super::setup::{ensure_admin_key, load_config, open_store};
+use crate::certs::{ensure_certificates, server_config};
+use crate::http::{server, AppState};
+use anyhow::{Context, Result};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Runs the HTTPS API until SIGTERM/SIGINT. With no config file every
+/// setting is the built-in default: data in `./iocd-data`, a generated
+/// certificate, an admin key printed once, demo data when the store is empty.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Config file (TOML). Without it, built-in defaults apply.
+    #[arg(long, short, env = "IOCD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory (overrides the config).
+    #[arg(long, env = "IOCD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// HTTPS listen address, IP:PORT (overrides the config).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Do not load demo data into an empty store.
+    #[arg(long)]
+    pub no_demo: bool,
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}
+
+/// Runs `iocd serve`.
+pub fn run(args: &ServeArgs) -> Result<i32> {
+    let mut cfg = load_config(args.config.as_deref(), args.data_dir.as_deref())?;
+    if let Some(l) = args.listen {
+        cfg.server.listen = l;
+    }
+    if args.no_demo {
+        cfg.demo.seed_when_empty = false;
+    }
+    let dd = cfg.storage.data_dir.clone();
+    let store = Arc::new(open_store(&dd)?);
+    let (ca, cert, key) = (cfg.data_path(&cfg.tls.ca), cfg.data_path(&cfg.tls.cert), cfg.data_path(&cfg.tls.key));
+    if ensure_certificates(&ca, &cert, &key, &cfg.tls.extra_names)? {
+        eprintln!("Generated a TLS certificate: {} (clients trust {})", cert.display(), ca.display());
+    }
+    let tls = server_config(&cert, &key)?;
+    if let Some(k) = ensure_admin_key(&store)? {
+        eprintln!("\nCreated the first admin API key (shown only this once; store it now):\n\n    {k}\n");
+    }
+    if cfg.demo.seed_when_empty && store.total()? == 0 && store.tombstone_count() == 0 {
+        let r = store.ingest(crate::demo::observations(40))?;
+        eprintln!("Loaded {} demo IOCs (tag 'demo'; source 'iocd-demo'). Import real data with `iocd import` or POST /api/v1/iocs.", r.new);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let state = Arc::new(AppState::new(store.clone(), cfg.clone()));
+    rt.block_on(async move {
+        let l = tokio::net::TcpListener::bind(cfg.server.listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (in use, or a privileged port?)", cfg.server.listen))?;
+        let plain = match cfg.server.plaintext_listen {
+            Some(a) => Some(
+                tokio::net::TcpListener::bind(a)
+                    .await
+                    .with_context(|| format!("cannot listen on {a} (plaintext)"))?,
+            ),
+            None => None,
+        };
+        let local = l.local_addr()?;
+        eprintln!("iocd {} listening on https://{local}/ (health: https://{local}/api/v1/health)", env!("CARGO_PKG_VERSION"));
+        eprintln!("CA certificate for clients: {}", ca.display());
+        if let Some(p) = &plain {
+            eprintln!("plaintext HTTP also on http://{}/ (config: server.plaintext_listen)", p.local_addr()?);
+        }
+        tracing::info!(listen = %local, "serving");
+        server::run(state, l, tokio_rustls::TlsAcceptor::from(tls), plain, shutdown_signal()).await;
+        anyhow::Ok(())
+    })?;
+    store.flush()?;
+    eprintln!("iocd stopped; store flushed.");
+    Ok(0)
+}

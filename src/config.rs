@@ -1,0 +1,470 @@
+//! The TOML configuration (`iocd.toml`). Every field has a default, so an
+//! empty file — or no file at all — is a working configuration.
+//!
+//! Errors carry the line and column of the offending key
+//! (`iocd check-config`). Unknown keys are errors, so a typo never silently
+//! falls back to a default.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Every scope a key can hold (issue #4). `admin` implies all others.
+pub const ALL_SCOPES: &[&str] = &[
+    "read:iocs",
+    "read:stix",
+    "read:misp",
+    "read:taxii",
+    "read:cef",
+    "read:openioc",
+    "read:rules",
+    "read:articles",
+    "read:stats",
+    "write:iocs",
+    "write:taxii",
+    "admin",
+];
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub tls: TlsConfig,
+    pub auth: AuthConfig,
+    /// Tiers by name. Defaults: `free` and `pro` from the spec's table.
+    pub tiers: BTreeMap<String, TierConfig>,
+    pub demo: DemoConfig,
+}
+
+/// `[server]`: listeners, limits and timeouts.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// HTTPS listener (IP literal and port). Default `127.0.0.1:8443`.
+    pub listen: SocketAddr,
+    /// Optional plaintext HTTP listener. Off unless set explicitly.
+    pub plaintext_listen: Option<SocketAddr>,
+    /// Largest accepted request body in bytes (413 beyond). Default 10 MiB.
+    pub max_body_bytes: usize,
+    /// Seconds a client may take to send request headers. Default 10.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a TLS handshake may take. Default 10.
+    pub tls_handshake_timeout_secs: u64,
+    /// Seconds in-flight requests get to finish on shutdown. Default 10.
+    pub shutdown_grace_secs: u64,
+    /// Most connections served at once; further ones wait in the kernel
+    /// backlog. Default 1024.
+    pub max_connections: usize,
+    /// Name of the STIX identity SDO and MISP org the exports carry.
+    pub identity_name: String,
+    /// Where 403/429 bodies point users who need a bigger tier (empty: none).
+    pub upgrade_url: String,
+}
+
+/// `[storage]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Data directory: the sled store, TLS material. Default `./iocd-data`.
+    pub data_dir: PathBuf,
+}
+
+/// `[tls]`: certificate and key paths. Relative paths are under the data
+/// directory. Missing files are generated (self-signed local CA + server
+/// certificate) at `iocd init` or first start.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain (server certificate first).
+    pub cert: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// PEM of the local CA that signed a generated certificate: give it to
+    /// clients (`curl --cacert`). Unused with your own certificates.
+    pub ca: PathBuf,
+    /// Extra DNS names / IPs for the generated certificate's SANs (always
+    /// present: localhost, 127.0.0.1, ::1 and this host's name).
+    pub extra_names: Vec<String>,
+}
+
+/// `[auth]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Failed authentication attempts allowed per client IP per minute
+    /// before that IP gets 429 for the rest of the window. Default 30.
+    pub failed_attempts_per_minute: u32,
+}
+
+/// A tier: token buckets, lookback and the scopes (formats) it allows.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TierConfig {
+    /// Requests per minute (bucket capacity; refills continuously).
+    pub requests_per_minute: u32,
+    /// Requests per day (second bucket).
+    pub requests_per_day: u32,
+    /// How far back `since` may reach, in days.
+    pub lookback_days: u32,
+    /// Scopes a key of this tier may use; a key's own scopes are cut to these.
+    pub scopes: Vec<String>,
+}
+
+/// `[demo]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DemoConfig {
+    /// Load generated demo IOCs when the store is empty at start.
+    pub seed_when_empty: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            plaintext_listen: None,
+            max_body_bytes: 10 * 1024 * 1024,
+            header_read_timeout_secs: 10,
+            tls_handshake_timeout_secs: 10,
+            shutdown_grace_secs: 10,
+            max_connections: 1024,
+            identity_name: "iocd".into(),
+            upgrade_url: String::new(),
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            data_dir: PathBuf::from("./iocd-data"),
+        }
+    }
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            cert: PathBuf::from("tls/server.crt"),
+            key: PathBuf::from("tls/server.key"),
+            ca: PathBuf::from("tls/ca.crt"),
+            extra_names: Vec::new(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            failed_attempts_per_minute: 30,
+        }
+    }
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        DemoConfig { seed_when_empty: true }
+    }
+}
+
+/// The spec's tier table: Free 10/min, 1,000/day, 1 day, JSON/CSV; Pro
+/// 1,000/min, 1,000,000/day, 365 days, all formats.
+pub fn default_tiers() -> BTreeMap<String, TierConfig> {
+    let free = ["read:iocs", "read:stats", "read:articles"];
+    let mut m = BTreeMap::new();
+    m.insert(
+        "free".to_string(),
+        TierConfig {
+            requests_per_minute: 10,
+            requests_per_day: 1_000,
+            lookback_days: 1,
+            scopes: free.iter().map(|s| s.to_string()).collect(),
+        },
+    );
+    m.insert(
+        "pro".to_string(),
+        TierConfig {
+            requests_per_minute: 1_000,
+            requests_per_day: 1_000_000,
+            lookback_days: 365,
+            scopes: ALL_SCOPES.iter().map(|s| s.to_string()).collect(),
+        },
+    );
+    m
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: ServerConfig::default(),
+            storage: StorageConfig::default(),
+            tls: TlsConfig::default(),
+            auth: AuthConfig::default(),
+            tiers: default_tiers(),
+            demo: DemoConfig::default(),
+        }
+    }
+}
+
+/// A configuration error with its position in the file when known.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}{pos}: {message}")]
+pub struct ConfigError {
+    pub path: String,
+    /// `:line:column` or empty.
+    pub pos: String,
+    pub message: String,
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    (line, col)
+}
+
+/// Finds the line of `key = ...` inside `[section]` (best effort) for
+/// semantic errors found after parsing.
+fn locate(text: &str, section: &str, key: &str) -> String {
+    let mut in_section = section.is_empty();
+    for (n, l) in text.lines().enumerate() {
+        let t = l.trim();
+        if t.starts_with('[') {
+            in_section = t.trim_matches(|c| c == '[' || c == ']').trim() == section;
+            continue;
+        }
+        if in_section && t.split('=').next().map(str::trim) == Some(key) {
+            return format!(":{}", n + 1);
+        }
+    }
+    String::new()
+}
+
+impl Config {
+    /// Parses TOML text. `path` only labels errors.
+    ///
+    /// Errors: syntax, unknown keys, wrong types (with line:column), and the
+    /// semantic checks of [`Config::validate`].
+    pub fn parse(text: &str, path: &str) -> Result<Config, Vec<ConfigError>> {
+        let mut cfg: Config = toml::from_str(text).map_err(|e| {
+            let pos = e
+                .span()
+                .map(|s| {
+                    let (l, c) = line_col(text, s.start);
+                    format!(":{l}:{c}")
+                })
+                .unwrap_or_default();
+            vec![ConfigError {
+                path: path.to_string(),
+                pos,
+                message: e.message().to_string(),
+            }]
+        })?;
+        // A `[tiers.x]` table replaces the defaults only for that tier.
+        for (name, t) in default_tiers() {
+            cfg.tiers.entry(name).or_insert(t);
+        }
+        let errs = cfg.validate(text, path);
+        if errs.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(errs)
+        }
+    }
+
+    /// Loads a config file; `None` gives the built-in defaults.
+    pub fn load(path: Option<&Path>) -> Result<Config, Vec<ConfigError>> {
+        let Some(p) = path else {
+            return Ok(Config::default());
+        };
+        let text = std::fs::read_to_string(p).map_err(|e| {
+            vec![ConfigError {
+                path: p.display().to_string(),
+                pos: String::new(),
+                message: format!("cannot read the config file: {e}"),
+            }]
+        })?;
+        Config::parse(&text, &p.display().to_string())
+    }
+
+    /// Semantic checks that types alone cannot express.
+    pub fn validate(&self, text: &str, path: &str) -> Vec<ConfigError> {
+        let mut errs = Vec::new();
+        let mut err = |section: &str, key: &str, message: String| {
+            errs.push(ConfigError {
+                path: path.to_string(),
+                pos: locate(text, section, key),
+                message,
+            })
+        };
+        let s = &self.server;
+        if s.max_body_bytes < 1024 {
+            err("server", "max_body_bytes", "max_body_bytes must be at least 1024".into());
+        }
+        if s.header_read_timeout_secs == 0 || s.tls_handshake_timeout_secs == 0 {
+            err("server", "header_read_timeout_secs", "timeouts must be at least 1 second".into());
+        }
+        if s.max_connections == 0 {
+            err("server", "max_connections", "max_connections must be at least 1".into());
+        }
+        if s.identity_name.trim().is_empty() {
+            err("server", "identity_name", "identity_name must not be empty".into());
+        }
+        if Some(s.listen) == s.plaintext_listen {
+            err("server", "plaintext_listen", "plaintext_listen must differ from listen".into());
+        }
+        if self.auth.failed_attempts_per_minute == 0 {
+            err("auth", "failed_attempts_per_minute", "failed_attempts_per_minute must be at least 1".into());
+        }
+        for (name, t) in &self.tiers {
+            let sec = format!("tiers.{name}");
+            if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+                err(&sec, "", format!("tier name '{name}' may hold only letters, digits, '-' and '_'"));
+            }
+            if t.requests_per_minute == 0 || t.requests_per_day == 0 {
+                err(&sec, "requests_per_minute", format!("tier '{name}': request limits must be at least 1"));
+            }
+            if t.lookback_days == 0 {
+                err(&sec, "lookback_days", format!("tier '{name}': lookback_days must be at least 1"));
+            }
+            for sc in &t.scopes {
+                if !ALL_SCOPES.contains(&sc.as_str()) {
+                    err(
+                        &sec,
+                        "scopes",
+                        format!("tier '{name}': unknown scope '{sc}' (known: {})", ALL_SCOPES.join(", ")),
+                    );
+                }
+            }
+        }
+        errs
+    }
+
+    /// A path from `[tls]`, resolved against the data directory.
+    pub fn data_path(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.storage.data_dir.join(p)
+        }
+    }
+
+    /// The sled store directory inside the data directory.
+    pub fn store_path(&self) -> PathBuf {
+        self.storage.data_dir.join("store")
+    }
+}
+
+/// The commented config `iocd init` writes. Every value shown is the default.
+pub fn template(data_dir: &Path) -> String {
+    let dd = data_dir.display().to_string().replace('\\', "\\\\").replace('"', "\\\"");
+    format!(
+        r#"# iocd configuration. Every key is optional; the values shown are the defaults.
+# Check it with: iocd check-config --config <this file>
+
+[server]
+# HTTPS listener: an IP literal and port (no host names: the static binary does no NSS lookups).
+listen = "127.0.0.1:8443"
+# Plaintext HTTP listener, off unless set. Only for a TLS-terminating proxy on the same host.
+# plaintext_listen = "127.0.0.1:8080"
+# Largest request body in bytes; larger bodies get 413.
+max_body_bytes = 10485760
+# Seconds a client may take to send its request headers / finish the TLS handshake.
+header_read_timeout_secs = 10
+tls_handshake_timeout_secs = 10
+# Seconds in-flight requests get to finish on SIGTERM/SIGINT.
+shutdown_grace_secs = 10
+# Connections served at once.
+max_connections = 1024
+# Name of the STIX identity and MISP org in exports.
+identity_name = "iocd"
+# Link shown in 403/429 error details (empty: none).
+upgrade_url = ""
+
+[storage]
+# The IOC store and the generated TLS material live here.
+data_dir = "{dd}"
+
+[tls]
+# Relative paths are inside data_dir. Missing files are generated at first start
+# (a local CA plus a server certificate signed by it). Point these at your own CA's files to use them.
+cert = "tls/server.crt"
+key = "tls/server.key"
+# Give this CA certificate to clients: curl --cacert <data_dir>/tls/ca.crt
+ca = "tls/ca.crt"
+# Extra DNS names or IPs for the generated certificate (localhost, 127.0.0.1, ::1 and the host name are always in).
+extra_names = []
+
+[auth]
+# Failed authentication attempts per client IP per minute before that IP gets 429.
+failed_attempts_per_minute = 30
+
+# Tiers: per-minute and per-day token buckets, how far back `since` may reach, and the scopes
+# (formats) a key of the tier may use. Scopes: {scopes}.
+[tiers.free]
+requests_per_minute = 10
+requests_per_day = 1000
+lookback_days = 1
+scopes = ["read:iocs", "read:stats", "read:articles"]
+
+[tiers.pro]
+requests_per_minute = 1000
+requests_per_day = 1000000
+lookback_days = 365
+scopes = [{all}]
+
+[demo]
+# Load generated demo IOCs when the store is empty at start, so every endpoint answers at once.
+seed_when_empty = true
+"#,
+        scopes = ALL_SCOPES.join(", "),
+        all = ALL_SCOPES.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_parses_to_defaults() {
+        let t = template(Path::new("./iocd-data"));
+        let c = Config::parse(&t, "t").unwrap();
+        assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn shipped_example_config_is_the_template() {
+        let shipped = include_str!("../config/iocd.toml");
+        assert_eq!(shipped, template(Path::new("/var/lib/iocd")));
+    }
+
+    #[test]
+    fn empty_file_is_default() {
+        assert_eq!(Config::parse("", "x").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn errors_carry_lines() {
+        let e = Config::parse("[server]\nlisten = \"nope\"\n", "f.toml").unwrap_err();
+        assert_eq!(e[0].pos, ":2:10");
+        assert!(e[0].to_string().starts_with("f.toml:2:10:"), "{}", e[0]);
+        let e = Config::parse("[server]\nlistn = \"1.2.3.4:1\"\n", "f").unwrap_err();
+        assert!(e[0].message.contains("unknown field"), "{}", e[0].message);
+        assert_eq!(e[0].pos, ":2:1");
+        let e = Config::parse("[tiers.x]\nrequests_per_minute = 0\nrequests_per_day = 1\nlookback_days = 1\nscopes = [\"read:nope\"]\n", "f").unwrap_err();
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0].pos, ":2");
+        assert_eq!(e[1].pos, ":5");
+    }
+
+    #[test]
+    fn tier_override_keeps_other_defaults() {
+        let c = Config::parse("[tiers.free]\nrequests_per_minute = 2\nrequests_per_day = 5\nlookback_days = 1\nscopes = [\"read:iocs\"]\n", "f").unwrap();
+        assert_eq!(c.tiers["free"].requests_per_minute, 2);
+        assert_eq!(c.tiers["pro"].requests_per_minute, 1000);
+    }
+}

@@ -1,0 +1,112 @@
+//! Request handlers, one file per resource. Each takes a [`Ctx`] (state,
+//! principal, query parameters) and returns a response or an [`ApiError`].
+
+mod exports;
+pub use keys::key_json;
+mod iocs;
+mod keys;
+mod meta;
+
+use super::auth::Principal;
+use super::error::ApiError;
+use super::params::Params;
+use super::router::Handler;
+use super::{AppState, Body};
+use bytes::Bytes;
+use chrono::{DateTime, Duration, Utc};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::http::request::Parts;
+use hyper::Response;
+
+/// What a handler sees of a request.
+pub struct Ctx<'a> {
+    pub state: &'a AppState,
+    /// `None` only on unauthenticated routes.
+    pub principal: Option<&'a Principal>,
+    pub params: &'a Params,
+    /// The `{id}` path segment, if the route has one.
+    pub param: Option<&'a str>,
+    pub parts: &'a Parts,
+}
+
+impl Ctx<'_> {
+    /// The principal of an authenticated route.
+    pub fn principal(&self) -> Result<&Principal, ApiError> {
+        self.principal.ok_or_else(ApiError::missing_key)
+    }
+
+    /// The start of the caller's tier lookback window.
+    pub fn lookback_start(&self) -> Result<DateTime<Utc>, ApiError> {
+        let days = self.principal()?.limits.lookback_days;
+        Ok(Utc::now() - Duration::days(i64::from(days)))
+    }
+
+    /// `since` from the query, clamped to the tier lookback (spec: "Clamped
+    /// to tier lookback"); absent means the lookback start.
+    pub fn since_clamped(&self) -> Result<DateTime<Utc>, ApiError> {
+        let floor = self.lookback_start()?;
+        Ok(match self.params.time("since")? {
+            Some(s) if s > floor => s,
+            _ => floor,
+        })
+    }
+
+    /// The request's `Content-Type` without parameters, lower-case.
+    pub fn content_type(&self) -> String {
+        self.parts
+            .headers
+            .get(hyper::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .unwrap_or_default()
+    }
+}
+
+/// Reads the whole body, enforcing `max_body_bytes` (413 beyond it).
+pub async fn read_body(ctx: &Ctx<'_>, body: Incoming) -> Result<Bytes, ApiError> {
+    let max = ctx.state.config.server.max_body_bytes;
+    if let Some(len) = ctx
+        .parts
+        .headers
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        if len > max as u64 {
+            return Err(ApiError::too_large(max));
+        }
+    }
+    match Limited::new(body, max).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::too_large(max)),
+        Err(e) => Err(ApiError::invalid_body(format!("could not read the request body: {e}"))),
+    }
+}
+
+/// Calls the handler for a route.
+pub async fn dispatch(h: Handler, ctx: &Ctx<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
+    match h {
+        Handler::Health => meta::health(ctx),
+        Handler::OpenApi => meta::openapi(ctx),
+        Handler::Stats => meta::stats(ctx).await,
+        Handler::ListIocs => iocs::list(ctx, false).await,
+        Handler::ListIocsCsv => iocs::list(ctx, true).await,
+        Handler::GetIoc => iocs::get(ctx).await,
+        Handler::PostIocs => iocs::post(ctx, body).await,
+        Handler::DeleteIoc => iocs::delete(ctx).await,
+        Handler::Lookup => iocs::lookup(ctx).await,
+        Handler::Stix => exports::stix(ctx).await,
+        Handler::Misp => exports::misp(ctx).await,
+        Handler::Cef => exports::cef(ctx).await,
+        Handler::OpenIoc => exports::openioc(ctx).await,
+        Handler::ListKeys => keys::list(ctx).await,
+        Handler::CreateKey => keys::create(ctx, body).await,
+        Handler::RevokeKey => keys::revoke(ctx).await,
+    }
+}
+
+/// Runs blocking store work (sled reads, flushes) off the reactor.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)?
+}

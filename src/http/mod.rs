@@ -1,0 +1,212 @@
+//! The HTTPS API (hyper 1 over rustls): routing, authentication, rate
+//! limits, the error envelope, request logging. Handlers live in
+//! `handlers/`, one file per resource.
+
+pub mod auth;
+pub mod error;
+pub mod handlers;
+pub mod openapi;
+pub mod params;
+pub mod ratelimit;
+pub mod router;
+pub mod server;
+
+use crate::config::Config;
+use crate::store::Store;
+use auth::{Authenticator, Principal};
+use bytes::Bytes;
+use error::ApiError;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::{Request, Response, StatusCode};
+use ratelimit::{Decision, Limiter};
+use router::{route, Routed};
+use serde_json::json;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Every response body is a complete buffer: pages are capped at 1,000
+/// items, so buffering keeps handlers simple and lets errors replace a
+/// half-built body.
+pub type Body = http_body_util::Full<Bytes>;
+
+/// Shared server state.
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub config: Config,
+    pub auth: Authenticator,
+    pub limiter: Limiter,
+    pub started: Instant,
+}
+
+impl AppState {
+    /// State over an open store.
+    pub fn new(store: Arc<Store>, config: Config) -> AppState {
+        AppState {
+            auth: Authenticator::new(store.clone()),
+            store,
+            config,
+            limiter: Limiter::default(),
+            started: Instant::now(),
+        }
+    }
+}
+
+/// A random request id, `req_` + 16 hex chars.
+pub fn request_id() -> String {
+    format!("req_{:016x}", rand::random::<u64>())
+}
+
+/// A JSON response.
+pub fn json_response(status: StatusCode, v: &serde_json::Value) -> Response<Body> {
+    bytes_response(status, "application/json", v.to_string().into_bytes())
+}
+
+/// A response with a body and content type.
+pub fn bytes_response(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response<Body> {
+    let mut r = Response::new(Body::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(CONTENT_TYPE, v);
+    }
+    r
+}
+
+fn set_rate_headers(r: &mut Response<Body>, d: &Decision) {
+    let h = r.headers_mut();
+    h.insert("x-ratelimit-limit", HeaderValue::from(d.limit));
+    h.insert("x-ratelimit-remaining", HeaderValue::from(d.remaining));
+    h.insert("x-ratelimit-reset", HeaderValue::from(d.reset));
+}
+
+/// Authenticates, charges the rate limit and checks the scope. Returns the
+/// principal and the rate decision (for headers) or the error to answer.
+async fn gate(
+    state: &AppState,
+    req: &hyper::http::request::Parts,
+    params: &params::Params,
+    scope: &str,
+    ip: IpAddr,
+) -> Result<(Principal, Decision), (ApiError, Option<Decision>)> {
+    let per_ip = state.config.auth.failed_attempts_per_minute;
+    let now = Instant::now();
+    let key = auth::extract_key(req, params.get("api_key")).map_err(|e| (e, None))?;
+    let Some(key) = key else {
+        return Err((ApiError::missing_key(), None));
+    };
+    if !state.limiter.auth_allowed(ip, now) {
+        let retry = state.limiter.auth_retry_after(ip);
+        let e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_exceeded",
+            "Too many failed authentication attempts from this address. Please wait before trying again.",
+        )
+        .with_details(json!({"limit": per_ip, "window": "minute", "reason": "failed_authentication"}))
+        .with_header("retry-after", retry.to_string());
+        return Err((e, None));
+    }
+    let rec = match state.auth.verify(&key).await.map_err(|e| (e, None))? {
+        Ok(rec) => rec,
+        Err(refusal) => {
+            state.limiter.record_failure(ip, per_ip, now);
+            return Err((ApiError::invalid_key(refusal.as_str()), None));
+        }
+    };
+    let p = auth::principal(&rec, &state.config.tiers);
+    let d = state
+        .limiter
+        .check(&p.key_id, p.limits.requests_per_minute, p.limits.requests_per_day, now);
+    if !d.allowed {
+        let reset_at = chrono::DateTime::from_timestamp(d.reset as i64, 0)
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let mut details = json!({"limit": d.window_limit, "window": d.window, "reset_at": reset_at, "tier": p.tier});
+        if !state.config.server.upgrade_url.is_empty() {
+            details["upgrade_url"] = json!(state.config.server.upgrade_url);
+        }
+        let e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_exceeded",
+            "Rate limit exceeded. Please wait before making more requests.",
+        )
+        .with_details(details)
+        .with_header("retry-after", d.retry_after.to_string());
+        return Err((e, Some(d)));
+    }
+    if !crate::apikeys::grants(&p.scopes, scope) {
+        return Err((
+            ApiError::insufficient_scope(scope, &p.scopes, &state.config.server.upgrade_url),
+            Some(d),
+        ));
+    }
+    Ok((p, d))
+}
+
+/// Serves one request: route, gate, handler, headers, log line. Never
+/// fails: every error becomes an envelope response.
+pub async fn handle(state: Arc<AppState>, peer: SocketAddr, req: Request<Incoming>) -> Result<Response<Body>, std::convert::Infallible> {
+    let t0 = Instant::now();
+    let rid = request_id();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let params = params::Params::parse(req.uri().query());
+    let (parts, body) = req.into_parts();
+    let mut key_id = String::new();
+    let mut decision = None;
+    let result: Result<Response<Body>, ApiError> = async {
+        match route(&parts.method, &path) {
+            Routed::NotFound => Err(ApiError::not_found(format!("No endpoint at {path}. See /api/openapi.json for the list."))),
+            Routed::WrongMethod(allowed) => Err(ApiError::method_not_allowed(&allowed)),
+            Routed::Found(rt, param) => {
+                let principal = match rt.scope {
+                    None => None,
+                    Some(scope) => match gate(&state, &parts, &params, scope, peer.ip()).await {
+                        Ok((p, d)) => {
+                            key_id = p.key_id.clone();
+                            decision = Some(d);
+                            Some(p)
+                        }
+                        Err((e, d)) => {
+                            decision = d;
+                            return Err(e);
+                        }
+                    },
+                };
+                let ctx = handlers::Ctx {
+                    state: &state,
+                    principal: principal.as_ref(),
+                    params: &params,
+                    param: param.as_deref(),
+                    parts: &parts,
+                };
+                handlers::dispatch(rt.handler, &ctx, body).await
+            }
+        }
+    }
+    .await;
+    let mut resp = match result {
+        Ok(r) => r,
+        Err(e) => e.into_response(&rid),
+    };
+    if let Some(d) = &decision {
+        set_rate_headers(&mut resp, d);
+    }
+    if let Ok(v) = HeaderValue::from_str(&rid) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    if method == hyper::Method::HEAD {
+        *resp.body_mut() = Body::new(Bytes::new());
+    }
+    tracing::info!(
+        request_id = %rid,
+        method = %method,
+        path = %path,
+        status = resp.status().as_u16(),
+        key_id = %key_id,
+        peer = %peer.ip(),
+        latency_ms = t0.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    Ok(resp)
+}

@@ -1,0 +1,158 @@
+//! The OpenAPI 3.0 document of everything iocd serves, built from the route
+//! table so a route cannot be served without being documented (a test
+//! checks every row).
+
+use super::router::{Handler, ROUTES};
+use serde_json::{json, Map, Value};
+
+fn q(name: &str, desc: &str, schema: Value) -> Value {
+    json!({"name": name, "in": "query", "description": desc, "schema": schema})
+}
+
+fn types(with_attack: bool) -> Value {
+    let mut v: Vec<&str> = crate::ioc::IocType::ALL.iter().map(|t| t.as_str()).collect();
+    if !with_attack {
+        v.retain(|t| *t != "mitre_attack");
+    }
+    json!({"type": "string", "enum": v})
+}
+
+fn listing_params(with_attack: bool) -> Vec<Value> {
+    vec![
+        q("type", "Filter by IOC type.", types(with_attack)),
+        q("since", "Lower time bound (ISO 8601) on when the IOC was added or last changed. Clamped to the tier lookback.", json!({"type": "string", "format": "date-time"})),
+        q("limit", "Maximum items. Capped at 1000 per request.", json!({"type": "integer", "default": 100, "maximum": 1000, "minimum": 1})),
+    ]
+}
+
+fn operation(h: Handler) -> (String, String, Vec<Value>, Value) {
+    let ok_json = |d: &str| json!({"200": {"description": d, "content": {"application/json": {"schema": {"type": "object"}}}}});
+    let ok_ct = |d: &str, ct: &str| json!({"200": {"description": d, "content": {ct: {"schema": {"type": "string"}}}}});
+    let mut full = listing_params(true);
+    full.extend([
+        q("until", "Upper time bound (exclusive, ISO 8601).", json!({"type": "string", "format": "date-time"})),
+        q("source", "Only IOCs reported by this source.", json!({"type": "string"})),
+        q("tag", "Only IOCs carrying this tag.", json!({"type": "string"})),
+        q("min_confidence", "Only IOCs with at least this confidence (0-100).", json!({"type": "integer", "minimum": 0, "maximum": 100})),
+        q("cursor", "Resume after the previous page (its next_cursor).", json!({"type": "string"})),
+    ]);
+    let tlp = q("tlp", "Force a TLP level on every IOC.", json!({"type": "string", "enum": ["clear", "green", "amber", "amber+strict", "red"]}));
+    let id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}});
+    match h {
+        Handler::Health => ("Health check (no authentication)".into(), "Meta".into(), vec![], ok_json("Service status")),
+        Handler::OpenApi => ("This OpenAPI document".into(), "Meta".into(), vec![], ok_json("OpenAPI 3 document")),
+        Handler::ListIocs => {
+            let mut p = full.clone();
+            p.push(q("format", "json (default) or csv.", json!({"type": "string", "enum": ["json", "csv"], "default": "json"})));
+            ("List IOCs".into(), "IOCs".into(), p, ok_json("{\"data\": [IOC], \"count\": n, \"next_cursor\": string|null}"))
+        }
+        Handler::ListIocsCsv => ("List IOCs as CSV (RFC 4180, formula injection neutralized)".into(), "IOCs".into(), full.clone(), ok_ct("CSV", "text/csv")),
+        Handler::GetIoc => ("One IOC by id".into(), "IOCs".into(), vec![id.clone()], ok_json("The IOC")),
+        Handler::PostIocs => (
+            "Submit IOCs: a JSON array (strings or objects with value, type, confidence, tlp, tags, source, reference, description, techniques, to_ids, first_seen) or text/plain, one per line".into(),
+            "IOCs".into(),
+            vec![],
+            ok_json("Counts new/updated/unchanged/suppressed/rejected with reasons; answered after the batch is durable"),
+        ),
+        Handler::DeleteIoc => ("Delete a false positive (kept as a tombstone so re-imports skip it)".into(), "IOCs".into(), vec![id.clone(), q("reason", "Why it was deleted.", json!({"type": "string"}))], ok_json("The deleted IOC")),
+        Handler::Stix => {
+            let mut p = listing_params(true);
+            p.extend([
+                q("format", "bundle wraps objects in a STIX Bundle; objects returns just the array.", json!({"type": "string", "enum": ["bundle", "objects"], "default": "bundle"})),
+                q("include_identity", "Include the identity SDO that indicators reference via created_by_ref.", json!({"type": "boolean", "default": true})),
+                q("include_tlp_markings", "Include the TLP marking-definition objects.", json!({"type": "boolean", "default": false})),
+                tlp.clone(),
+            ]);
+            ("Export IOCs as a STIX 2.1 bundle".into(), "Export Formats".into(), p, ok_ct("STIX 2.1 bundle", "application/stix+json;version=2.1"))
+        }
+        Handler::Misp => {
+            let mut p = listing_params(false);
+            p.push(tlp.clone());
+            ("Export IOCs as a MISP JSON event".into(), "Export Formats".into(), p, ok_json("MISP event"))
+        }
+        Handler::Cef => ("Export IOCs as CEF lines".into(), "Export Formats".into(), listing_params(true), ok_ct("One CEF:0 line per IOC", "text/plain")),
+        Handler::OpenIoc => ("Export IOCs as an OpenIOC 1.1 document".into(), "Export Formats".into(), listing_params(true), ok_ct("OpenIOC 1.1 XML", "application/xml")),
+        Handler::Stats => ("IOC statistics".into(), "Statistics".into(), vec![], ok_json("Totals by type")),
+        Handler::Lookup => (
+            "Look up one IOC (type auto-detected)".into(),
+            "Lookup".into(),
+            vec![q("value", "The IOC (defanged forms accepted).", json!({"type": "string"})), q("type", "Force a type.", types(true))],
+            ok_json("Whether iocd knows it, and its record"),
+        ),
+        Handler::ListKeys => ("List API keys".into(), "API Keys".into(), vec![], ok_json("Key records (never secrets)")),
+        Handler::CreateKey => ("Create an API key: {\"name\", \"tier\", \"scopes\"}".into(), "API Keys".into(), vec![], json!({"201": {"description": "The key (shown once) and its record"}})),
+        Handler::RevokeKey => ("Revoke an API key (immediate)".into(), "API Keys".into(), vec![id], ok_json("The revoked key record")),
+    }
+}
+
+/// The document. Error responses and security schemes follow the spec
+/// overview (envelope, Bearer / X-API-Key / api_key, Basic for TAXII).
+pub fn document() -> Value {
+    let mut paths: Map<String, Value> = Map::new();
+    for r in ROUTES {
+        let (summary, tag, params, mut responses) = operation(r.handler);
+        if let Some(obj) = responses.as_object_mut() {
+            for (code, name) in [("400", "BadRequest"), ("401", "Unauthorized"), ("403", "Forbidden"), ("429", "RateLimitExceeded")] {
+                if r.scope.is_some() || code == "400" {
+                    obj.insert(code.into(), json!({"$ref": format!("#/components/responses/{name}")}));
+                }
+            }
+        }
+        let mut op = json!({"summary": summary, "tags": [tag], "parameters": params, "responses": responses});
+        match r.scope {
+            Some(s) => {
+                op["security"] = json!([{"BearerAuth": []}, {"ApiKeyAuth": []}, {"ApiKeyQuery": []}, {"BasicAuth": []}]);
+                op["x-required-scope"] = json!(s);
+            }
+            None => op["security"] = json!([]),
+        }
+        let entry = paths.entry(r.pattern.to_string()).or_insert_with(|| json!({}));
+        entry[r.method.as_str().to_ascii_lowercase()] = op;
+    }
+    let err = json!({"$ref": "#/components/schemas/Error"});
+    let resp = |d: &str| json!({"description": d, "content": {"application/json": {"schema": err}}});
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "SOC Defenders Threat Intelligence API (iocd on-prem)",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "IOC listing, STIX 2.1 / MISP / CEF / OpenIOC exports, lookup, statistics and API keys, served by iocd."
+        },
+        "paths": paths,
+        "components": {
+            "schemas": {"Error": {
+                "type": "object", "required": ["error"],
+                "properties": {"error": {"type": "object", "required": ["code", "message", "request_id"], "properties": {
+                    "code": {"type": "string"}, "message": {"type": "string"}, "details": {"type": "object"}, "request_id": {"type": "string"}
+                }}}
+            }},
+            "responses": {
+                "BadRequest": resp("Invalid parameter or body (code invalid_parameter / invalid_body)"),
+                "Unauthorized": resp("Authentication required or invalid (missing_api_key / invalid_api_key)"),
+                "Forbidden": resp("Insufficient scope (insufficient_scope)"),
+                "RateLimitExceeded": resp("Rate limit exceeded (rate_limit_exceeded); see Retry-After"),
+            },
+            "securitySchemes": {
+                "BearerAuth": {"type": "http", "scheme": "bearer"},
+                "ApiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                "ApiKeyQuery": {"type": "apiKey", "in": "query", "name": "api_key"},
+                "BasicAuth": {"type": "http", "scheme": "basic", "description": "Password = API key (TAXII clients)"}
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_documented() {
+        let d = document();
+        for r in ROUTES {
+            let op = &d["paths"][r.pattern][r.method.as_str().to_ascii_lowercase()];
+            assert!(op.is_object(), "{} {} missing", r.method, r.pattern);
+            assert_eq!(op["x-required-scope"].as_str(), r.scope, "{}", r.pattern);
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! Token buckets: per key a per-minute and a per-day bucket (spec overview,
+//! "Rate Limiting"), and per client IP a bucket of failed authentication
+//! attempts. Buckets refill continuously, so there is no thundering herd at
+//! a window edge.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// A token bucket. `capacity` tokens, refilled at `capacity / period`.
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    tokens: f64,
+    capacity: f64,
+    per_sec: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    /// A full bucket of `capacity` tokens refilling over `period`.
+    pub fn new(capacity: u32, period: Duration, now: Instant) -> Bucket {
+        let c = f64::from(capacity.max(1));
+        Bucket {
+            tokens: c,
+            capacity: c,
+            per_sec: c / period.as_secs_f64(),
+            last: now,
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let dt = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + dt * self.per_sec).min(self.capacity);
+        self.last = now;
+    }
+
+    /// Takes one token if there is one.
+    pub fn try_take(&mut self, now: Instant) -> bool {
+        self.refill(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Whole tokens left.
+    pub fn remaining(&self) -> u32 {
+        self.tokens.floor().max(0.0) as u32
+    }
+
+    /// Seconds until one token is available (0 if one is).
+    pub fn secs_to_one(&self) -> f64 {
+        ((1.0 - self.tokens) / self.per_sec).max(0.0)
+    }
+
+    /// Seconds until the bucket is full again.
+    pub fn secs_to_full(&self) -> f64 {
+        ((self.capacity - self.tokens) / self.per_sec).max(0.0)
+    }
+
+    fn is_full(&mut self, now: Instant) -> bool {
+        self.refill(now);
+        self.tokens >= self.capacity
+    }
+}
+
+/// The outcome of charging a request to a key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub allowed: bool,
+    /// `X-RateLimit-Limit`: requests per minute.
+    pub limit: u32,
+    /// `X-RateLimit-Remaining` (per-minute bucket).
+    pub remaining: u32,
+    /// `X-RateLimit-Reset`: Unix seconds when the minute bucket is full again
+    /// (when denied: when the next request can pass).
+    pub reset: u64,
+    /// `Retry-After` seconds when denied.
+    pub retry_after: u64,
+    /// Which bucket denied: `minute` or `day`.
+    pub window: &'static str,
+    /// The limit of the denying window.
+    pub window_limit: u32,
+}
+
+/// Per-key and per-IP limiters. One std mutex each: the critical sections
+/// are a few float operations, far shorter than any await point.
+#[derive(Default)]
+pub struct Limiter {
+    keys: Mutex<HashMap<String, (Bucket, Bucket)>>,
+    failures: Mutex<HashMap<IpAddr, Bucket>>,
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl Limiter {
+    /// Charges one request to `key_id` under limits `per_minute`/`per_day`.
+    pub fn check(&self, key_id: &str, per_minute: u32, per_day: u32, now: Instant) -> Decision {
+        let mut m = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = m.entry(key_id.to_string()).or_insert_with(|| {
+            (
+                Bucket::new(per_minute, Duration::from_secs(60), now),
+                Bucket::new(per_day, Duration::from_secs(86_400), now),
+            )
+        });
+        // Tier limits may have changed with a config reload: rebuild buckets.
+        if entry.0.capacity != f64::from(per_minute.max(1)) || entry.1.capacity != f64::from(per_day.max(1)) {
+            *entry = (
+                Bucket::new(per_minute, Duration::from_secs(60), now),
+                Bucket::new(per_day, Duration::from_secs(86_400), now),
+            );
+        }
+        let (minute, day) = entry;
+        minute.refill(now);
+        day.refill(now);
+        let unix = unix_now();
+        if minute.tokens >= 1.0 && day.tokens >= 1.0 {
+            minute.tokens -= 1.0;
+            day.tokens -= 1.0;
+            return Decision {
+                allowed: true,
+                limit: per_minute,
+                remaining: minute.remaining(),
+                reset: unix + minute.secs_to_full().ceil() as u64,
+                retry_after: 0,
+                window: "minute",
+                window_limit: per_minute,
+            };
+        }
+        let (wait, window, wl) = if day.tokens < 1.0 {
+            (day.secs_to_one(), "day", per_day)
+        } else {
+            (minute.secs_to_one(), "minute", per_minute)
+        };
+        let retry = wait.ceil().max(1.0) as u64;
+        Decision {
+            allowed: false,
+            limit: per_minute,
+            remaining: 0,
+            reset: unix + retry,
+            retry_after: retry,
+            window,
+            window_limit: wl,
+        }
+    }
+
+    /// True when `ip` may still try to authenticate (has failure budget).
+    pub fn auth_allowed(&self, ip: IpAddr, now: Instant) -> bool {
+        let mut m = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        match m.get_mut(&ip) {
+            Some(b) => {
+                b.refill(now);
+                b.tokens >= 1.0
+            }
+            None => true,
+        }
+    }
+
+    /// Records a failed authentication from `ip`.
+    pub fn record_failure(&self, ip: IpAddr, per_minute: u32, now: Instant) {
+        let mut m = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if m.len() > 100_000 {
+            // Forget addresses whose budget has fully recovered.
+            m.retain(|_, b| !b.is_full(now));
+        }
+        let b = m.entry(ip).or_insert_with(|| Bucket::new(per_minute, Duration::from_secs(60), now));
+        b.try_take(now);
+    }
+
+    /// Seconds until `ip` may try again.
+    pub fn auth_retry_after(&self, ip: IpAddr) -> u64 {
+        let m = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        m.get(&ip).map(|b| b.secs_to_one().ceil().max(1.0) as u64).unwrap_or(1)
+    }
+
+    /// Forgets a key's buckets (key revoked).
+    pub fn forget(&self, key_id: &str) {
+        self.keys.lock().unwrap_or_else(|p| p.into_inner()).remove(key_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn n_plus_one_is_denied_and_refills() {
+        let l = Limiter::default();
+        let t0 = Instant::now();
+        for i in 0..3 {
+            let d = l.check("k", 3, 100, t0);
+            assert!(d.allowed);
+            assert_eq!(d.remaining, 2 - i);
+        }
+        let d = l.check("k", 3, 100, t0);
+        assert!(!d.allowed);
+        assert_eq!(d.window, "minute");
+        assert_eq!(d.retry_after, 20); // 60 s / 3 tokens
+        let d = l.check("k", 3, 100, t0 + Duration::from_secs(20));
+        assert!(d.allowed);
+        assert_eq!(d.remaining, 0);
+    }
+
+    #[test]
+    fn day_bucket_denies_too() {
+        let l = Limiter::default();
+        let t0 = Instant::now();
+        assert!(l.check("k", 100, 2, t0).allowed);
+        assert!(l.check("k", 100, 2, t0).allowed);
+        let d = l.check("k", 100, 2, t0);
+        assert!(!d.allowed);
+        assert_eq!((d.window, d.window_limit), ("day", 2));
+        assert_eq!(d.retry_after, 43_200);
+    }
+
+    #[test]
+    fn failures_per_ip() {
+        let l = Limiter::default();
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let t0 = Instant::now();
+        assert!(l.auth_allowed(ip, t0));
+        l.record_failure(ip, 2, t0);
+        assert!(l.auth_allowed(ip, t0));
+        l.record_failure(ip, 2, t0);
+        assert!(!l.auth_allowed(ip, t0));
+        assert!(l.auth_allowed("192.0.2.2".parse().unwrap(), t0));
+        assert!(l.auth_allowed(ip, t0 + Duration::from_secs(31)));
+    }
+}
