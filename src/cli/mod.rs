@@ -1,3 +1,12 @@
 //! Command-line subcommands. Each subcommand lives in its own file and
 //! exposes a clap `Args` struct plus `run(args) -> anyhow::Result<i32>`
 //! (the process exit code).
+
+pub mod check_config_cmd;
+pub mod export_cmd;
+pub mod init_cmd;
+pub mod keys_cmd;
+pub mod serve_cmd;
+pub mod setup;
+pub mod import_cmd;
+pub mod stats_cmd;

@@ -1,1 +1,199 @@
-//! Exporters: one file per output format (owned by the exporter work).
+//! Exporters: one file per output format, each a streaming function from an
+//! iterator of [`Indicator`]s plus options to bytes (DESIGN.md, "Modules").
+//!
+//! Every writer has the shape
+//!
+//! ```text
+//! fn write_X<W: Write, I: IntoIterator<Item: Borrow<Indicator>>>(w, items, &XOptions) -> io::Result<u64>
+//! ```
+//!
+//! and returns how many IOCs it wrote. They hold one item at a time (plus,
+//! for MISP, the set of distinct ATT&CK technique ids exported), so the HTTP
+//! layer can render a page of ≤1000 items into a `Vec<u8>` and the CLI can
+//! stream a million into a `BufWriter<File>` in constant memory.
+//!
+//! What an IOC type is called in each format (STIX pattern, MISP type and
+//! category, CEF key, OpenIOC term) lives in one table, [`mapping`]; the
+//! writers never match on the IOC type themselves.
+//!
+//! | format | file | spec followed |
+//! |---|---|---|
+//! | STIX 2.1 bundle | [`stix`] | STIX 2.1 OS, TLP 2.0 extension, `spec/stix-export.md` |
+//! | MISP event | [`misp`] | MISP core format, `spec/misp-export.md` |
+//! | CEF | [`cef`] | ArcSight CEF rev 25 |
+//! | OpenIOC | [`openioc`] | OpenIOC 1.1 schema and `current.iocterms` |
+//! | JSON listing | [`json`] | the API's IOC record |
+//! | CSV listing | [`csv`] | RFC 4180 + formula-injection guard |
+
+pub mod cef;
+pub mod csv;
+pub mod json;
+pub mod mapping;
+pub mod misp;
+pub mod openioc;
+pub mod stix;
+
+pub use cef::{write_cef, CefOptions};
+pub use csv::{write_csv, CsvOptions};
+pub use json::{write_json, IocRecord, JsonOptions};
+pub use misp::{write_misp, MispOptions};
+pub use openioc::{write_openioc, OpenIocOptions};
+pub use stix::{write_stix, StixFormat, StixOptions};
+
+use crate::ioc::Indicator;
+use serde::Serialize;
+use std::borrow::Borrow;
+use std::fmt;
+use std::io::{self, Write};
+use std::str::FromStr;
+
+/// An export format, as named by the CLI `--format` and the API paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    Json,
+    Csv,
+    Stix,
+    Misp,
+    Cef,
+    OpenIoc,
+}
+
+impl Format {
+    /// Every format.
+    pub const ALL: [Format; 6] = [
+        Format::Json,
+        Format::Csv,
+        Format::Stix,
+        Format::Misp,
+        Format::Cef,
+        Format::OpenIoc,
+    ];
+
+    /// `json`, `csv`, `stix`, `misp`, `cef`, `openioc`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Stix => "stix",
+            Format::Misp => "misp",
+            Format::Cef => "cef",
+            Format::OpenIoc => "openioc",
+        }
+    }
+
+    /// The HTTP `Content-Type` of the format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Json | Format::Misp => "application/json",
+            Format::Csv => "text/csv; charset=utf-8",
+            Format::Stix => stix::CONTENT_TYPE,
+            Format::Cef => "text/plain; charset=utf-8",
+            Format::OpenIoc => "application/xml",
+        }
+    }
+
+    /// A file-name extension for downloads (`iocd-export.stix.json`).
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Stix => "stix.json",
+            Format::Misp => "misp.json",
+            Format::Cef => "cef",
+            Format::OpenIoc => "ioc",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "json" => Ok(Format::Json),
+            "csv" => Ok(Format::Csv),
+            "stix" | "stix2" | "stix2.1" => Ok(Format::Stix),
+            "misp" => Ok(Format::Misp),
+            "cef" => Ok(Format::Cef),
+            "openioc" | "ioc" => Ok(Format::OpenIoc),
+            other => Err(format!(
+                "unknown export format '{other}' (expected json, csv, stix, misp, cef or openioc)"
+            )),
+        }
+    }
+}
+
+/// Options of every format, for callers that pick the format at run time
+/// (the CLI). Each writer reads only its own part.
+#[derive(Debug, Clone, Default)]
+pub struct ExportOptions {
+    pub json: JsonOptions,
+    pub csv: CsvOptions,
+    pub stix: StixOptions,
+    pub misp: MispOptions,
+    pub cef: CefOptions,
+    pub openioc: OpenIocOptions,
+}
+
+impl ExportOptions {
+    /// Sets the TLP override of every format that carries TLP.
+    pub fn with_tlp(mut self, tlp: Option<crate::ioc::Tlp>) -> Self {
+        self.stix.tlp = tlp;
+        self.misp.tlp = tlp;
+        self.cef.tlp = tlp;
+        self.json.tlp = tlp;
+        self.csv.tlp = tlp;
+        self
+    }
+}
+
+/// Writes `items` in `format`; returns the number of IOCs written.
+pub fn write<W, I>(format: Format, w: &mut W, items: I, opts: &ExportOptions) -> io::Result<u64>
+where
+    W: Write,
+    I: IntoIterator,
+    I::Item: Borrow<Indicator>,
+{
+    match format {
+        Format::Json => write_json(w, items, &opts.json),
+        Format::Csv => write_csv(w, items, &opts.csv),
+        Format::Stix => write_stix(w, items, &opts.stix),
+        Format::Misp => write_misp(w, items, &opts.misp),
+        Format::Cef => write_cef(w, items, &opts.cef),
+        Format::OpenIoc => write_openioc(w, items, &opts.openioc),
+    }
+}
+
+/// A JSON array written one element at a time: `[\n<a>,\n<b>\n]`. The
+/// writers serialize each object with serde_json and let this put the
+/// separators, so an array of a million objects is never held in memory.
+pub(crate) struct JsonSeq<'w, W: Write> {
+    w: &'w mut W,
+    first: bool,
+}
+
+impl<'w, W: Write> JsonSeq<'w, W> {
+    /// Writes `[`.
+    pub(crate) fn begin(w: &'w mut W) -> io::Result<Self> {
+        w.write_all(b"[")?;
+        Ok(JsonSeq { w, first: true })
+    }
+
+    /// Writes one element (and the separator before it).
+    pub(crate) fn item<T: Serialize + ?Sized>(&mut self, v: &T) -> io::Result<()> {
+        self.w.write_all(if self.first { b"\n" } else { b",\n" })?;
+        self.first = false;
+        serde_json::to_writer(&mut *self.w, v).map_err(io::Error::from)
+    }
+
+    /// Writes `]` and hands the writer back.
+    pub(crate) fn end(self) -> io::Result<&'w mut W> {
+        self.w.write_all(if self.first { b"]" } else { b"\n]" })?;
+        Ok(self.w)
+    }
+}

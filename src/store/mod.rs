@@ -1,20 +1,31 @@
 //! The sled store: the only module that knows key layouts (DESIGN.md).
 //!
-//! Trees:
-//! - `indicators`: id (16 bytes) → [`codec`] record.
-//! - `by_added`: `modified micros (u64 BE) ++ id` → (). Time index for
-//!   `since`/`until`, TAXII `added_after` and cursor paging. Keyed by the
-//!   time the *current version* was stored, so updates move to the end and
-//!   pollers see them.
-//! - `by_type_added`: `type code (u8) ++ modified micros ++ id` → ().
-//! - `counts`: type code → u64 BE, live indicators per type.
-//! - `tombstones`: id → deleted IOC (false positives stay out of re-imports).
-//! - `keys`: API key id → key record (see [`keys`]).
+//! All IOC data lives in ONE sled tree, `iocs`, under one-byte key
+//! prefixes, so a whole ingest chunk is one atomic `apply_batch` (sled
+//! batches are atomic per tree; no orphan index entry after a crash):
+//!
+//! - `T ++ type (u8) ++ modified micros (u64 BE) ++ id (16)` → the record
+//!   ([`codec`]). The record *is* the time index entry: a listing, an
+//!   export or a TAXII page is one sequential range scan with no random
+//!   reads. Keyed by when the *current version* was stored, so updates move
+//!   to the end of their type's range and pollers see them.
+//! - `I ++ id` → `type ++ modified micros` (9 bytes): where an id's record
+//!   is, for dedupe on ingest and lookups by id.
+//! - `C ++ type` → u64 BE: live indicators per type.
+//! - `X ++ id` → tombstone of a deleted false positive (also held in
+//!   memory: tombstones are few and checked for every observation).
+//!
+//! Queries without a type filter merge the eleven per-type ranges by
+//! `(micros, id)` (see `query.rs`), so there is no second, global time
+//! index to keep in step: a new IOC costs one read and two inserts.
+//!
+//! API keys live in their own tree, `keys` (see [`keys`]).
 //!
 //! Writers are serialized by one mutex that also hands out strictly
-//! increasing batch timestamps, so two batches never share an index time and
+//! increasing chunk timestamps, so two chunks never share an index time and
 //! a cursor never skips a record committed after it was issued. Readers of
-//! the index take the read side of `commit`, so they never see half a batch.
+//! the index take the read side of `commit`, so a page never sees half a
+//! chunk.
 
 pub mod codec;
 pub mod keys;
@@ -26,9 +37,7 @@ use crate::ioc::{Indicator, IocType, Observation, Source, DEFAULT_CONFIDENCE};
 use chrono::{DateTime, Utc};
 use codec::{decode_indicator, encode_indicator, from_micros, micros};
 use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionError};
-use sled::Transactional;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Mutex, RwLock};
 use uuid::Uuid;
@@ -38,8 +47,14 @@ use uuid::Uuid;
 const MAX_SOURCES: usize = 64;
 const MAX_TAGS: usize = 64;
 const MAX_TECHNIQUES: usize = 64;
-/// Observations written per sled transaction.
-const TX_CHUNK: usize = 4096;
+/// Observations written per atomic batch.
+const CHUNK: usize = 8192;
+
+/// Key prefixes in the `iocs` tree.
+const P_RECORD: u8 = b'T';
+const P_POINTER: u8 = b'I';
+const P_COUNT: u8 = b'C';
+const P_TOMBSTONE: u8 = b'X';
 
 /// Store failures. None of these is a client's fault (HTTP 500 / CLI exit 1).
 #[derive(Debug, thiserror::Error)]
@@ -92,30 +107,57 @@ pub struct Tombstone {
 /// The IOC store over one sled database.
 pub struct Store {
     db: sled::Db,
-    indicators: sled::Tree,
-    by_added: sled::Tree,
-    by_type_added: sled::Tree,
-    counts: sled::Tree,
-    tombstones: sled::Tree,
+    /// Records, pointers, counters and tombstones under key prefixes.
+    iocs: sled::Tree,
     pub(crate) keys: sled::Tree,
-    /// Last batch timestamp handed out (micros); the writer mutex.
+    /// Ids of tombstones (mirror of the `X` keys).
+    tombstoned: RwLock<HashSet<Uuid>>,
+    /// Last chunk timestamp handed out (micros); the writer mutex.
     writer: Mutex<i64>,
-    /// Write side held while a batch commits; index readers take the read side.
+    /// Write side held while a chunk is applied; index readers take the
+    /// read side.
     commit: RwLock<()>,
 }
 
-fn time_key(t: i64, id: &Uuid) -> [u8; 24] {
-    let mut k = [0u8; 24];
-    k[..8].copy_from_slice(&(t.max(0) as u64).to_be_bytes());
-    k[8..].copy_from_slice(id.as_bytes());
+fn pointer_key(id: &Uuid) -> [u8; 17] {
+    let mut k = [0u8; 17];
+    k[0] = P_POINTER;
+    k[1..].copy_from_slice(id.as_bytes());
     k
 }
 
-fn type_time_key(ty: IocType, t: i64, id: &Uuid) -> [u8; 25] {
-    let mut k = [0u8; 25];
-    k[0] = ty.code();
-    k[1..].copy_from_slice(&time_key(t, id));
+fn tombstone_key(id: &Uuid) -> [u8; 17] {
+    let mut k = pointer_key(id);
+    k[0] = P_TOMBSTONE;
     k
+}
+
+/// `T ++ type ++ micros ++ id`.
+fn record_key(ty: IocType, t: i64, id: &Uuid) -> [u8; 26] {
+    let mut k = [0u8; 26];
+    k[0] = P_RECORD;
+    k[1] = ty.code();
+    k[2..10].copy_from_slice(&(t.max(0) as u64).to_be_bytes());
+    k[10..].copy_from_slice(id.as_bytes());
+    k
+}
+
+fn pointer_value(ty: IocType, t: i64) -> [u8; 9] {
+    let mut v = [0u8; 9];
+    v[0] = ty.code();
+    v[1..].copy_from_slice(&(t.max(0) as u64).to_be_bytes());
+    v
+}
+
+fn parse_pointer(v: &[u8]) -> Option<(IocType, i64)> {
+    if v.len() != 9 {
+        return None;
+    }
+    Some((IocType::from_code(v[0])?, read_u64(&v[1..]) as i64))
+}
+
+fn count_key(ty: IocType) -> [u8; 2] {
+    [P_COUNT, ty.code()]
 }
 
 impl Store {
@@ -132,14 +174,19 @@ impl Store {
                 path: path.display().to_string(),
                 source: e,
             })?;
+        let iocs = db.open_tree("iocs")?;
+        let mut tombstoned = HashSet::new();
+        for kv in iocs.scan_prefix([P_TOMBSTONE]) {
+            let (k, _) = kv?;
+            if let Ok(id) = Uuid::from_slice(&k[1..]) {
+                tombstoned.insert(id);
+            }
+        }
         Ok(Store {
-            indicators: db.open_tree("indicators")?,
-            by_added: db.open_tree("by_added")?,
-            by_type_added: db.open_tree("by_type_added")?,
-            counts: db.open_tree("counts")?,
-            tombstones: db.open_tree("tombstones")?,
             keys: db.open_tree("keys")?,
+            iocs,
             db,
+            tombstoned: RwLock::new(tombstoned),
             writer: Mutex::new(0),
             commit: RwLock::new(()),
         })
@@ -164,9 +211,9 @@ impl Store {
 
     /// Stores a batch of observations: dedupes within the batch, merges with
     /// stored records (last_seen, sources, tags, techniques merged; highest
-    /// confidence kept; most restrictive TLP kept), moves index entries of
-    /// changed records, all in sled transactions of up to 4096 observations,
-    /// then flushes. Returns only after the data is durable.
+    /// confidence kept; most restrictive TLP kept), moves changed records to
+    /// the end of the time order, in atomic chunks of up to 8192
+    /// observations, then flushes. Returns only after the data is durable.
     pub fn ingest(&self, batch: Vec<Observation>) -> Result<IngestReport, StoreError> {
         let mut report = IngestReport::default();
         // Merge duplicates inside the batch first, keeping first-seen order.
@@ -186,7 +233,7 @@ impl Store {
             }
         }
         let mut last = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        for chunk in order.chunks(TX_CHUNK) {
+        for chunk in order.chunks(CHUNK) {
             let t = Self::next_batch_time(&mut last);
             let obs: Vec<(&Uuid, &Observation)> = chunk.iter().filter_map(|id| merged.get(id).map(|o| (id, o))).collect();
             let r = self.commit_chunk(t, &obs)?;
@@ -197,78 +244,62 @@ impl Store {
         Ok(report)
     }
 
+    /// Reads what it needs (the caller holds `writer`, so nothing changes
+    /// underneath), then applies one atomic batch.
     fn commit_chunk(&self, t: i64, obs: &[(&Uuid, &Observation)]) -> Result<IngestReport, StoreError> {
-        let _w = self.commit.write().unwrap_or_else(|p| p.into_inner());
-        let trees = (
-            &self.indicators,
-            &self.by_added,
-            &self.by_type_added,
-            &self.counts,
-            &self.tombstones,
-        );
-        let res = trees.transaction(|(ind, ba, bta, cnt, tomb)| {
-            let mut r = IngestReport::default();
-            let mut new_per_type = [0u64; 11];
-            for (id, o) in obs {
-                if tomb.get(id.as_bytes())?.is_some() {
-                    r.suppressed += 1;
-                    continue;
+        let mut r = IngestReport::default();
+        let mut batch = sled::Batch::default();
+        let mut new_per_type = [0u64; IocType::ALL.len()];
+        let tombstoned = self.tombstoned.read().unwrap_or_else(|p| p.into_inner());
+        for (id, o) in obs {
+            if tombstoned.contains(id) {
+                r.suppressed += 1;
+                continue;
+            }
+            let old = match self.iocs.get(pointer_key(id))?.as_deref().and_then(parse_pointer) {
+                Some((ty, ot)) => self.record_at(ty, ot, id)?.map(|rec| (rec, ot)),
+                None => None,
+            };
+            match old {
+                None => {
+                    let rec = new_record(**id, o, t);
+                    batch.insert(&record_key(rec.ioc_type, t, id)[..], encode_indicator(&rec));
+                    batch.insert(&pointer_key(id)[..], &pointer_value(rec.ioc_type, t)[..]);
+                    new_per_type[rec.ioc_type.code() as usize] += 1;
+                    r.new += 1;
                 }
-                let old = match ind.get(id.as_bytes())? {
-                    Some(b) => Some(decode_indicator(&b).map_err(|e| {
-                        ConflictableTransactionError::Abort(StoreError::Codec {
-                            key: id.to_string(),
-                            source: e,
-                        })
-                    })?),
-                    None => None,
-                };
-                match old {
-                    None => {
-                        let rec = new_record(**id, o, t);
-                        ind.insert(id.as_bytes(), encode_indicator(&rec))?;
-                        ba.insert(&time_key(t, id)[..], &[][..])?;
-                        bta.insert(&type_time_key(rec.ioc_type, t, id)[..], &[][..])?;
-                        new_per_type[rec.ioc_type.code() as usize] += 1;
-                        r.new += 1;
-                    }
-                    Some(old) => {
-                        let (rec, changed) = merge_record(&old, o, t);
-                        if changed {
-                            let ot = micros(old.modified);
-                            ba.remove(&time_key(ot, id)[..])?;
-                            bta.remove(&type_time_key(old.ioc_type, ot, id)[..])?;
-                            ba.insert(&time_key(t, id)[..], &[][..])?;
-                            bta.insert(&type_time_key(rec.ioc_type, t, id)[..], &[][..])?;
-                            r.updated += 1;
-                        } else {
-                            r.unchanged += 1;
+                Some((old, ot)) => {
+                    let (rec, changed) = merge_record(&old, o, t);
+                    let ty = old.ioc_type;
+                    if changed {
+                        batch.remove(&record_key(ty, ot, id)[..]);
+                        batch.insert(&record_key(ty, t, id)[..], encode_indicator(&rec));
+                        batch.insert(&pointer_key(id)[..], &pointer_value(ty, t)[..]);
+                        r.updated += 1;
+                    } else {
+                        if rec.last_seen != old.last_seen {
+                            batch.insert(&record_key(ty, ot, id)[..], encode_indicator(&rec));
                         }
-                        if changed || rec.last_seen != old.last_seen {
-                            ind.insert(id.as_bytes(), encode_indicator(&rec))?;
-                        }
+                        r.unchanged += 1;
                     }
                 }
             }
-            for (code, n) in new_per_type.iter().enumerate() {
-                if *n > 0 {
-                    let k = [code as u8];
-                    let cur = cnt.get(k)?.map(|v| read_u64(&v)).unwrap_or(0);
-                    cnt.insert(&k[..], &(cur + n).to_be_bytes()[..])?;
-                }
-            }
-            Ok(r)
-        });
-        match res {
-            Ok(r) => Ok(r),
-            Err(TransactionError::Abort(e)) => Err(e),
-            Err(TransactionError::Storage(e)) => Err(StoreError::Sled(e)),
         }
+        drop(tombstoned);
+        for ty in IocType::ALL {
+            let n = new_per_type[ty.code() as usize];
+            if n > 0 {
+                let cur = self.iocs.get(count_key(ty))?.map(|v| read_u64(&v)).unwrap_or(0);
+                batch.insert(&count_key(ty)[..], &(cur + n).to_be_bytes()[..]);
+            }
+        }
+        let _w = self.commit.write().unwrap_or_else(|p| p.into_inner());
+        self.iocs.apply_batch(batch)?;
+        Ok(r)
     }
 
-    /// The indicator with this id, if stored (tombstoned ones are gone).
-    pub fn get(&self, id: &Uuid) -> Result<Option<Indicator>, StoreError> {
-        match self.indicators.get(id.as_bytes())? {
+    fn record_at(&self, ty: IocType, t: i64, id: &Uuid) -> Result<Option<Indicator>, StoreError> {
+        match self.iocs.get(record_key(ty, t, id))? {
             Some(b) => decode_indicator(&b).map(Some).map_err(|e| StoreError::Codec {
                 key: id.to_string(),
                 source: e,
@@ -277,9 +308,17 @@ impl Store {
         }
     }
 
+    /// The indicator with this id, if stored (tombstoned ones are gone).
+    pub fn get(&self, id: &Uuid) -> Result<Option<Indicator>, StoreError> {
+        match self.iocs.get(pointer_key(id))?.as_deref().and_then(parse_pointer) {
+            Some((ty, t)) => self.record_at(ty, t, id),
+            None => Ok(None),
+        }
+    }
+
     /// The tombstone for this id, if it was deleted.
     pub fn tombstone(&self, id: &Uuid) -> Result<Option<Tombstone>, StoreError> {
-        match self.tombstones.get(id.as_bytes())? {
+        match self.iocs.get(tombstone_key(id))? {
             Some(b) => codec::decode(&b).map(Some).map_err(|e| StoreError::Codec {
                 key: id.to_string(),
                 source: e,
@@ -289,11 +328,10 @@ impl Store {
     }
 
     /// Deletes an indicator as a false positive: removes the record and its
-    /// index entries and leaves a tombstone, atomically, then flushes.
-    /// Returns the removed indicator, or `None` if it was not stored.
+    /// pointer and leaves a tombstone, atomically, then flushes. Returns the
+    /// removed indicator, or `None` if it was not stored.
     pub fn delete(&self, id: &Uuid, reason: Option<String>) -> Result<Option<Indicator>, StoreError> {
         let _last = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let _w = self.commit.write().unwrap_or_else(|p| p.into_inner());
         let Some(old) = self.get(id)? else {
             return Ok(None);
         };
@@ -303,22 +341,16 @@ impl Store {
             deleted_at: micros(Utc::now()),
             reason,
         };
-        let ot = micros(old.modified);
-        let trees = (&self.indicators, &self.by_added, &self.by_type_added, &self.counts, &self.tombstones);
-        let res: Result<(), TransactionError<StoreError>> = trees.transaction(|(ind, ba, bta, cnt, tb)| {
-            ind.remove(id.as_bytes())?;
-            ba.remove(&time_key(ot, id)[..])?;
-            bta.remove(&type_time_key(old.ioc_type, ot, id)[..])?;
-            let k = [old.ioc_type.code()];
-            let cur = cnt.get(k)?.map(|v| read_u64(&v)).unwrap_or(0);
-            cnt.insert(&k[..], &cur.saturating_sub(1).to_be_bytes()[..])?;
-            tb.insert(id.as_bytes(), codec::encode(&tomb))?;
-            Ok(())
-        });
-        match res {
-            Ok(()) => {}
-            Err(TransactionError::Abort(e)) => return Err(e),
-            Err(TransactionError::Storage(e)) => return Err(StoreError::Sled(e)),
+        let cur = self.iocs.get(count_key(old.ioc_type))?.map(|v| read_u64(&v)).unwrap_or(0);
+        let mut batch = sled::Batch::default();
+        batch.remove(&record_key(old.ioc_type, micros(old.modified), id)[..]);
+        batch.remove(&pointer_key(id)[..]);
+        batch.insert(&count_key(old.ioc_type)[..], &cur.saturating_sub(1).to_be_bytes()[..]);
+        batch.insert(&tombstone_key(id)[..], codec::encode(&tomb));
+        {
+            let _w = self.commit.write().unwrap_or_else(|p| p.into_inner());
+            self.iocs.apply_batch(batch)?;
+            self.tombstoned.write().unwrap_or_else(|p| p.into_inner()).insert(*id);
         }
         self.flush()?;
         Ok(Some(old))
@@ -327,9 +359,9 @@ impl Store {
     /// Live indicators per type (every type present, zeros included).
     pub fn counts(&self) -> Result<BTreeMap<IocType, u64>, StoreError> {
         let mut m: BTreeMap<IocType, u64> = IocType::ALL.iter().map(|t| (*t, 0)).collect();
-        for kv in self.counts.iter() {
+        for kv in self.iocs.scan_prefix([P_COUNT]) {
             let (k, v) = kv?;
-            if let Some(t) = k.first().and_then(|c| IocType::from_code(*c)) {
+            if let Some(t) = k.get(1).and_then(|c| IocType::from_code(*c)) {
                 m.insert(t, read_u64(&v));
             }
         }
@@ -343,14 +375,14 @@ impl Store {
 
     /// Number of tombstones.
     pub fn tombstone_count(&self) -> usize {
-        self.tombstones.len()
+        self.tombstoned.read().unwrap_or_else(|p| p.into_inner()).len()
     }
 
     /// Counts per source name (a full scan of the records: for `iocd stats`
     /// and the statistics endpoint, not for hot paths).
     pub fn source_counts(&self) -> Result<BTreeMap<String, u64>, StoreError> {
         let mut m = BTreeMap::new();
-        for kv in self.indicators.iter() {
+        for kv in self.iocs.scan_prefix([P_RECORD]) {
             let (k, v) = kv?;
             let i = decode_indicator(&v).map_err(|e| StoreError::Codec {
                 key: format!("{k:?}"),
@@ -365,10 +397,21 @@ impl Store {
 
     /// Oldest and newest index time (`modified`) of stored indicators.
     pub fn time_range(&self) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, StoreError> {
-        let first = self.by_added.first()?;
-        let last = self.by_added.last()?;
-        Ok(match (first, last) {
-            (Some((a, _)), Some((b, _))) => Some((from_micros(read_u64(&a[..8]) as i64), from_micros(read_u64(&b[..8]) as i64))),
+        let mut lo: Option<u64> = None;
+        let mut hi: Option<u64> = None;
+        for ty in IocType::ALL {
+            let mut it = self.iocs.scan_prefix([P_RECORD, ty.code()]);
+            if let Some((k, _)) = it.next().transpose()? {
+                let t = read_u64(&k[2..10]);
+                lo = Some(lo.map_or(t, |x| x.min(t)));
+            }
+            if let Some((k, _)) = it.next_back().transpose()? {
+                let t = read_u64(&k[2..10]);
+                hi = Some(hi.map_or(t, |x| x.max(t)));
+            }
+        }
+        Ok(match (lo, hi) {
+            (Some(a), Some(b)) => Some((from_micros(a as i64), from_micros(b as i64))),
             _ => None,
         })
     }

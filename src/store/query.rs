@@ -5,7 +5,7 @@
 //! starts strictly after it (never an offset).
 
 use super::codec::{decode_indicator, micros};
-use super::{time_key, Store, StoreError};
+use super::{record_key, Store, StoreError, P_RECORD};
 use crate::ioc::{Indicator, IocType};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -100,40 +100,79 @@ pub struct Page {
     pub next: Option<Cursor>,
 }
 
-impl Store {
-    fn index_range(&self, q: &Query) -> sled::Iter {
-        let (tree, prefix): (&sled::Tree, Vec<u8>) = match q.ioc_type {
-            Some(t) => (&self.by_type_added, vec![t.code()]),
-            None => (&self.by_added, Vec::new()),
-        };
-        let with_prefix = |k: &[u8]| {
-            let mut v = prefix.clone();
-            v.extend_from_slice(k);
-            v
-        };
-        let since = q.since.map(|t| micros(t).max(0)).unwrap_or(0);
-        let start = match q.after {
-            Some(c) if (c.micros as i64) >= since => {
-                Bound::Excluded(with_prefix(&time_key(c.micros as i64, &c.id)))
-            }
-            _ => Bound::Included(with_prefix(&time_key(since, &Uuid::nil()))),
-        };
-        let end = match q.until {
-            Some(u) => Bound::Excluded(with_prefix(&time_key(micros(u).max(0), &Uuid::nil()))),
-            None => match prefix.first() {
-                Some(c) => Bound::Excluded(vec![c + 1]),
-                None => Bound::Unbounded,
-            },
-        };
-        tree.range::<Vec<u8>, _>((start, end))
-    }
+/// One type's range of `T` records.
+fn type_range(store: &Store, ty: IocType, q: &Query) -> sled::Iter {
+    let since = q.since.map(|t| micros(t).max(0)).unwrap_or(0);
+    let start = match q.after {
+        Some(c) if (c.micros as i64) >= since => Bound::Excluded(record_key(ty, c.micros as i64, &c.id).to_vec()),
+        _ => Bound::Included(record_key(ty, since, &Uuid::nil()).to_vec()),
+    };
+    let end = match q.until {
+        Some(u) => Bound::Excluded(record_key(ty, micros(u).max(0), &Uuid::nil()).to_vec()),
+        None => Bound::Excluded(vec![P_RECORD, ty.code() + 1]),
+    };
+    store.iocs.range::<Vec<u8>, _>((start, end))
+}
 
-    fn id_of_index_key(key: &[u8]) -> Option<Uuid> {
-        let n = key.len();
-        if n < 24 {
-            return None;
+/// Merges per-type ranges into one stream ordered by `(micros, id)` — the
+/// key bytes after the two-byte `T ++ type` prefix.
+struct Merge {
+    iters: Vec<sled::Iter>,
+    heads: Vec<Option<(sled::IVec, sled::IVec)>>,
+    error: Option<sled::Error>,
+}
+
+impl Merge {
+    fn new(mut iters: Vec<sled::Iter>) -> Merge {
+        let mut error = None;
+        let heads = iters
+            .iter_mut()
+            .map(|it| match it.next() {
+                Some(Ok(kv)) => Some(kv),
+                Some(Err(e)) => {
+                    error = Some(e);
+                    None
+                }
+                None => None,
+            })
+            .collect();
+        Merge { iters, heads, error }
+    }
+}
+
+impl Iterator for Merge {
+    type Item = Result<(sled::IVec, sled::IVec), sled::Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(e) = self.error.take() {
+            return Some(Err(e));
         }
-        Uuid::from_slice(&key[n - 16..]).ok()
+        let (idx, _) = self
+            .heads
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| h.as_ref().map(|(k, _)| (i, k.get(2..).unwrap_or(&[]))))
+            .min_by(|a, b| a.1.cmp(b.1))?;
+        let out = self.heads[idx].take();
+        self.heads[idx] = match self.iters[idx].next() {
+            Some(Ok(kv)) => Some(kv),
+            Some(Err(e)) => {
+                self.error = Some(e);
+                None
+            }
+            None => None,
+        };
+        out.map(Ok)
+    }
+}
+
+impl Store {
+    /// Raw `(key, record)` pairs of the query's range(s), in time order.
+    fn index_range(&self, q: &Query) -> Box<dyn Iterator<Item = Result<(sled::IVec, sled::IVec), sled::Error>> + '_> {
+        match q.ioc_type {
+            Some(t) => Box::new(type_range(self, t, q)),
+            None => Box::new(Merge::new(IocType::ALL.iter().map(|t| type_range(self, *t, q)).collect())),
+        }
     }
 
     /// One page of indicators in index-time order.
@@ -142,7 +181,7 @@ impl Store {
         let limit = q.limit.max(1);
         let mut items = Vec::with_capacity(limit.min(1024));
         let mut more = false;
-        for i in self.scan_unlocked(q) {
+        for i in self.scan(q) {
             let i = i?;
             if items.len() == limit {
                 more = true;
@@ -158,26 +197,16 @@ impl Store {
     /// `limit` (exports; constant memory). Not isolated from concurrent
     /// writers: an indicator updated during the scan may appear twice.
     pub fn scan<'a>(&'a self, q: &'a Query) -> impl Iterator<Item = Result<Indicator, StoreError>> + 'a {
-        self.scan_unlocked(q)
-    }
-
-    fn scan_unlocked<'a>(&'a self, q: &'a Query) -> impl Iterator<Item = Result<Indicator, StoreError>> + 'a {
         self.index_range(q).filter_map(move |kv| {
-            let (k, _) = match kv {
+            let (k, v) = match kv {
                 Ok(x) => x,
                 Err(e) => return Some(Err(e.into())),
             };
-            let id = Self::id_of_index_key(&k)?;
-            let rec = match self.indicators.get(id.as_bytes()) {
-                Ok(Some(b)) => b,
-                Ok(None) => return None,
-                Err(e) => return Some(Err(e.into())),
-            };
-            match decode_indicator(&rec) {
+            match decode_indicator(&v) {
                 Ok(i) if q.matches(&i) => Some(Ok(i)),
                 Ok(_) => None,
                 Err(e) => Some(Err(StoreError::Codec {
-                    key: id.to_string(),
+                    key: format!("{:?}", &k[..]),
                     source: e,
                 })),
             }

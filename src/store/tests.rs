@@ -50,8 +50,8 @@ fn merge_keeps_highest_confidence_unions_sources_and_moves_index() {
     let all = s.page(&Query { limit: 10, ..Default::default() }).unwrap();
     assert_eq!(all.items.len(), 2);
     assert_eq!(all.items[1].value, "evil.com");
-    assert_eq!(s.by_added.len(), 2);
-    assert_eq!(s.by_type_added.len(), 2);
+    assert_eq!(s.iocs.scan_prefix([P_RECORD]).count(), 2);
+    assert_eq!(s.iocs.scan_prefix([P_POINTER]).count(), 2);
 }
 
 #[test]
@@ -96,6 +96,23 @@ fn type_and_time_filters() {
 }
 
 #[test]
+fn untyped_pages_merge_types_in_time_order() {
+    let (_d, s) = open();
+    for v in ["1.2.3.4", "evil.com", "5.6.7.8", "CVE-2021-44228", "bad.example"] {
+        s.ingest(vec![obs(v)]).unwrap();
+    }
+    let all = s.page(&Query { limit: 10, ..Default::default() }).unwrap();
+    let vals: Vec<&str> = all.items.iter().map(|i| i.value.as_str()).collect();
+    assert_eq!(vals, vec!["1.2.3.4", "evil.com", "5.6.7.8", "CVE-2021-44228", "bad.example"]);
+    let p1 = s.page(&Query { limit: 2, ..Default::default() }).unwrap();
+    let p2 = s.page(&Query { limit: 2, after: p1.next, ..Default::default() }).unwrap();
+    assert_eq!(p2.items.iter().map(|i| i.value.as_str()).collect::<Vec<_>>(), vec!["5.6.7.8", "CVE-2021-44228"]);
+    let mut q = Query { limit: 10, ..Default::default() };
+    q.after = p2.next;
+    assert_eq!(s.page(&q).unwrap().items.len(), 1);
+}
+
+#[test]
 fn delete_leaves_tombstone_that_suppresses_reimport() {
     let (_d, s) = open();
     s.ingest(vec![obs("fp.example.com")]).unwrap();
@@ -103,7 +120,8 @@ fn delete_leaves_tombstone_that_suppresses_reimport() {
     assert!(s.delete(&id, Some("false positive".into())).unwrap().is_some());
     assert!(s.get(&id).unwrap().is_none());
     assert_eq!(s.total().unwrap(), 0);
-    assert_eq!(s.by_added.len(), 0);
+    assert_eq!(s.iocs.scan_prefix([P_RECORD]).count(), 0);
+    assert_eq!(s.iocs.scan_prefix([P_POINTER]).count(), 0);
     let r = s.ingest(vec![obs("fp.example.com")]).unwrap();
     assert_eq!(r.suppressed, 1);
     assert!(s.get(&id).unwrap().is_none());

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# HTTPS API benchmark (issues #4 and #5): requests/s and p99 latency with wrk
+# over TLS on loopback, on a store of N generated IOCs (default 1,000,000).
+#   - GET /api/v1/health                 (the ceiling: no auth, no store)
+#   - GET /api/v1/iocs?limit=100         (listing)
+#   - GET /api/v1/iocs/stix?limit=1000   (STIX bundle)
+#   - GET /api/v1/iocs/misp?limit=1000   (MISP event)
+# Then `iocd export --format stix` of the whole store: seconds and peak RSS.
+#
+# usage: benches/api.sh [N] [DURATION_SECONDS]     (needs wrk: apt-get install wrk)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-1000000}
+dur=${2:-10}
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 1; }
+work=$(mktemp -d)
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+cargo build --release --quiet
+bin=$PWD/target/release/iocd
+python3 benches/gen_iocs.py "$n" 0.2 "$work/iocs.txt"
+"$bin" init --data-dir "$work/data" --config "$work/iocd.toml" >/dev/null 2>&1
+cat >>"$work/iocd.toml" <<'TOML'
+[tiers.bench]
+requests_per_minute = 100000000
+requests_per_day = 1000000000
+lookback_days = 3650
+scopes = ["admin"]
+TOML
+sed -i 's/^seed_when_empty = true/seed_when_empty = false/' "$work/iocd.toml"
+"$bin" import "$work/iocs.txt" --data-dir "$work/data" --source bench >/dev/null 2>&1
+key=$("$bin" keys --config "$work/iocd.toml" create --name bench --tier bench --scopes admin 2>/dev/null)
+port=$((20000 + RANDOM % 20000))
+IOCD_LOG=warn "$bin" serve --config "$work/iocd.toml" --listen "127.0.0.1:$port" 2>"$work/serve.log" &
+pid=$!
+for _ in $(seq 100); do curl -sk "https://127.0.0.1:$port/api/v1/health" >/dev/null && break; sleep 0.2; done
+echo "store: $n generated IOCs (20% duplicates); wrk -t2 -c16 -d${dur}s over HTTPS on loopback, 2 cores shared with the server"
+printf '%-34s %12s %10s %10s\n' endpoint "requests/s" "p50" "p99"
+bench() {
+  local path=$1
+  local out
+  out=$(wrk -t2 -c16 -d"${dur}s" --latency -H "Authorization: Bearer $key" "https://127.0.0.1:$port$path")
+  local rps p50 p99
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p50=$(echo "$out" | awk '$1=="50%" {print $2}')
+  p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+  printf '%-34s %12s %10s %10s\n' "$path" "$rps" "$p50" "$p99"
+  if echo "$out" | grep -q 'Non-2xx'; then echo "  WARNING: $(echo "$out" | grep 'Non-2xx')"; fi
+}
+bench /api/v1/health
+bench "/api/v1/iocs?limit=100"
+bench "/api/v1/iocs/stix?limit=1000"
+bench "/api/v1/iocs/misp?limit=1000"
+kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
+/usr/bin/time -v "$bin" export --format stix --data-dir "$work/data" -o "$work/all.stix.json" 2>"$work/time.txt" >/dev/null
+secs=$(grep 'Elapsed (wall clock)' "$work/time.txt" | awk '{print $NF}' | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
+rss=$(grep 'Maximum resident set size' "$work/time.txt" | awk '{print $NF}')
+size=$(stat -c %s "$work/all.stix.json")
+echo "iocd export --format stix (whole store): ${secs} s, peak RSS $((rss / 1024)) MiB, $((size / 1048576)) MiB written"

@@ -1,0 +1,217 @@
+//! `iocd export`: write the store's IOCs to a file in any export format,
+//! for hand-off across an air gap (issue 5, item 5).
+//!
+//! Unlike the API there is no limit cap: the store is scanned in time order
+//! and streamed through the format's writer into a `BufWriter`, so memory
+//! stays constant whether the store holds a hundred IOCs or a million. A
+//! file is written to a temporary name beside it and renamed into place
+//! only when complete, so a half-written export never sits under the final
+//! name (an interrupted run leaves the old file, or none).
+
+use super::setup::{load_config, open_store};
+use crate::export::{self, ExportOptions, Format, StixFormat};
+use crate::ioc::{IocType, Tlp};
+use crate::store::{Query, StoreError};
+use anyhow::{anyhow, Context, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+use std::cell::RefCell;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// Export IOCs to a file (or stdout).
+#[derive(clap::Args, Debug)]
+pub struct ExportArgs {
+    /// Output format: json, csv, stix, misp, cef or openioc.
+    #[arg(long, short, default_value = "json")]
+    pub format: Format,
+    /// Only this IOC type (ipv4, ipv6, domain, url, md5, sha1, sha256,
+    /// sha512, email, cve, mitre_attack).
+    #[arg(long = "type", short = 't')]
+    pub ioc_type: Option<IocType>,
+    /// Only IOCs changed at or after this time (RFC 3339, or a date
+    /// YYYY-MM-DD meaning midnight UTC).
+    #[arg(long, value_parser = parse_time)]
+    pub since: Option<DateTime<Utc>>,
+    /// Only IOCs changed before this time (RFC 3339 or YYYY-MM-DD).
+    #[arg(long, value_parser = parse_time)]
+    pub until: Option<DateTime<Utc>>,
+    /// At most N IOCs (default: all; no cap).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Output file (default: stdout). Written atomically.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Force one TLP level on every IOC: clear, green, amber, amber+strict,
+    /// red (default: each IOC's own, from its confidence).
+    #[arg(long)]
+    pub tlp: Option<Tlp>,
+    /// STIX only: `bundle` (default) or `objects` (bare array).
+    #[arg(long, default_value = "bundle")]
+    pub stix_format: StixFormat,
+    /// STIX only: leave out the identity SDO and `created_by_ref`.
+    #[arg(long)]
+    pub no_identity: bool,
+    /// STIX only: include the TLP 2.0 marking-definition objects.
+    #[arg(long)]
+    pub tlp_markings: bool,
+    /// JSON only: one record per line (JSON Lines) instead of an array.
+    #[arg(long)]
+    pub json_lines: bool,
+    /// Config file (for the data directory and the identity name).
+    #[arg(long, short, env = "IOCD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory (overrides the config; default ./iocd-data).
+    #[arg(long, env = "IOCD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// `--since`/`--until`: RFC 3339, or a bare date at midnight UTC.
+fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s.trim()) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| {
+            format!(
+                "'{s}' is neither an RFC 3339 time (2026-05-15T00:00:00Z) nor a date (2026-05-15)"
+            )
+        })
+}
+
+/// Runs `iocd export`; exit code 0 on success.
+pub fn run(args: &ExportArgs) -> Result<i32> {
+    let cfg = load_config(args.config.as_deref(), args.data_dir.as_deref())?;
+    let store = open_store(&cfg.storage.data_dir)?;
+    let q = Query {
+        ioc_type: args.ioc_type,
+        since: args.since,
+        until: args.until,
+        ..Query::default()
+    };
+    let mut opts = ExportOptions::default().with_tlp(args.tlp);
+    opts.json.lines = args.json_lines;
+    opts.stix.format = args.stix_format;
+    opts.stix.include_identity = !args.no_identity;
+    opts.stix.include_tlp_markings = args.tlp_markings;
+    opts.stix.identity_name = cfg.server.identity_name.clone();
+    opts.misp.since = args.since;
+    opts.misp.until = args.until;
+    opts.misp.info_prefix = format!("{} IOCs", cfg.server.identity_name);
+    opts.openioc.author = cfg.server.identity_name.clone();
+    opts.openioc.short_description = format!("{} IOCs", cfg.server.identity_name);
+
+    // The writers take plain indicators; a store error ends the stream and
+    // fails the write, so a file is then never renamed into place.
+    let failure: RefCell<Option<StoreError>> = RefCell::new(None);
+    let items = store
+        .scan(&q)
+        .map_while(|r| r.map_err(|e| *failure.borrow_mut() = Some(e)).ok())
+        .take(args.limit.unwrap_or(usize::MAX));
+    let write = |w: &mut dyn Write| -> io::Result<u64> {
+        let n = export::write(args.format, &mut IoRef(w), items, &opts)?;
+        match failure.borrow_mut().take() {
+            Some(e) => Err(io::Error::other(format!(
+                "reading the store failed, the export is incomplete: {e}"
+            ))),
+            None => Ok(n),
+        }
+    };
+
+    let count = match &args.output {
+        None => {
+            let stdout = io::stdout();
+            let mut w = BufWriter::with_capacity(1 << 16, stdout.lock());
+            let n = write(&mut w).context("writing the export to stdout")?;
+            w.flush().context("writing the export to stdout")?;
+            n
+        }
+        Some(path) => write_atomically(path, write)?,
+    };
+    let dest = args
+        .output
+        .as_ref()
+        .map_or("stdout".to_string(), |p| p.display().to_string());
+    eprintln!("exported {count} IOCs as {} to {dest}", args.format);
+    Ok(0)
+}
+
+/// `&mut dyn Write` as a sized `Write`, for the generic writers.
+struct IoRef<'a>(&'a mut dyn Write);
+
+impl Write for IoRef<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.0.write_all(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// Writes `path` through a temporary file in the same directory, renamed
+/// over `path` once complete and synced; the temporary file is removed on
+/// any failure.
+fn write_atomically<F>(path: &Path, write: F) -> Result<u64>
+where
+    F: FnOnce(&mut dyn Write) -> io::Result<u64>,
+{
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| anyhow!("{} is not a file name", path.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| -> Result<u64> {
+        let file = File::create(&tmp).with_context(|| {
+            format!(
+                "cannot create {} (does the directory exist and is it writable?)",
+                tmp.display()
+            )
+        })?;
+        let mut w = BufWriter::with_capacity(1 << 16, file);
+        let n = write(&mut w).with_context(|| format!("writing {}", tmp.display()))?;
+        let file = w
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        file.sync_all()
+            .with_context(|| format!("syncing {}", tmp.display()))?;
+        std::fs::rename(&tmp, path)
+            .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+        Ok(n)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_parse_as_rfc3339_or_date() {
+        assert_eq!(
+            parse_time("2026-05-15").unwrap(),
+            parse_time("2026-05-15T00:00:00Z").unwrap()
+        );
+        assert_eq!(
+            parse_time("2026-05-15T02:00:00+02:00").unwrap(),
+            parse_time("2026-05-15T00:00:00Z").unwrap()
+        );
+        assert!(parse_time("yesterday").is_err());
+    }
+}

@@ -1,0 +1,489 @@
+//! `iocd import PATH...`: read IOC files into the store (issue 3, item 6).
+//!
+//! Files are parsed by `crate::import` (format auto-detected unless
+//! `--format` says otherwise) and their observations ingested in batches of
+//! [`BATCH`], so a million-line list is never held in memory as
+//! observations all at once (text and CSV are streamed line by line).
+//!
+//! A file that cannot be read at all (I/O error, binary, not UTF-8 JSON,
+//! invalid or unknown JSON) is reported and contributes nothing: every such
+//! failure is detected before its first observation. The others import
+//! what they can and report their rejected lines. Directories are walked
+//! recursively in name order; files whose name shows they are not IOC data
+//! (documentation, detection rules, code, keys, unsupported XML formats,
+//! git symlink placeholders) are skipped and counted, and so is a text file
+//! in which no line at all is an IOC (a word list, rules in a `.txt`); a
+//! file named explicitly on the command line is always parsed and reported.
+//!
+//! Exit code 1 when any file could not be read at all, else 0.
+
+use super::setup::{load_config, open_store};
+use crate::import::{parse_iter, text, Format, ImportDefaults, Item};
+use crate::ioc::Observation;
+use crate::store::{IngestReport, Store};
+use anyhow::Result;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+/// Observations per `Store::ingest` call: large enough to amortize the
+/// flush, small enough to bound memory (~50k × a few hundred bytes).
+pub const BATCH: usize = 50_000;
+
+/// Largest file read (it is read whole into memory).
+pub const MAX_FILE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+
+/// Rejected-item reasons kept per file for the summary.
+const REASONS_PER_FILE: usize = 5;
+
+/// Import IOC files (MISP event JSON, CSV, text lists, STIX 2.1 bundles).
+#[derive(clap::Args, Debug, Clone)]
+pub struct ImportArgs {
+    /// Files or directories (walked recursively) to import.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Input format; `auto` detects it from each file's content.
+    #[arg(long, value_enum, default_value_t = Format::Auto)]
+    pub format: Format,
+    /// Source name for IOCs whose file names no producer (MISP Orgc, STIX
+    /// created_by_ref); default "import".
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
+    /// Confidence 0-100 for IOCs whose file states none (default 50).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub confidence: Option<u8>,
+    /// Tag added to every imported IOC (repeatable).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Also print a one-line JSON summary on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Config file (for the data directory).
+    #[arg(long, short, env = "IOCD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory (overrides the config; default ./iocd-data).
+    #[arg(long, env = "IOCD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// What happened to one file.
+#[derive(Debug, Default, Serialize)]
+pub struct FileReport {
+    pub path: String,
+    /// Format used; `None` when the file failed before detection.
+    pub format: Option<Format>,
+    pub observations: u64,
+    pub rejected: u64,
+    /// Items without a supported IOC type.
+    pub skipped: u64,
+    /// First rejected reasons (with line numbers where they apply).
+    pub errors: Vec<String>,
+    pub warnings: Vec<String>,
+    /// Why the file could not be read at all.
+    pub failed: Option<String>,
+}
+
+/// A file left out of a directory walk, and why.
+#[derive(Debug, Serialize)]
+pub struct SkippedFile {
+    pub path: String,
+    pub reason: String,
+}
+
+/// The whole import (the `--json` line).
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub files_read: u64,
+    pub files_failed: u64,
+    pub files_skipped: u64,
+    /// Observations parsed (before deduplication).
+    pub observations: u64,
+    pub new: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub suppressed: u64,
+    pub rejected: u64,
+    pub skipped_items: u64,
+    pub files: Vec<FileReport>,
+    pub skipped_files: Vec<SkippedFile>,
+}
+
+/// Runs `iocd import`; returns the exit code.
+pub fn run(args: &ImportArgs) -> Result<i32> {
+    let cfg = load_config(args.config.as_deref(), args.data_dir.as_deref())?;
+    let store = open_store(&cfg.storage.data_dir)?;
+    let summary = import(&store, args)?;
+    print_summary(&summary);
+    if args.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    }
+    Ok(if summary.files_failed > 0 { 1 } else { 0 })
+}
+
+/// Imports `args.paths` into `store` and returns the summary (nothing is
+/// printed). Errors only for store failures; file problems are in the
+/// summary.
+pub fn import(store: &Store, args: &ImportArgs) -> Result<Summary> {
+    let defaults = ImportDefaults {
+        source: args.source.clone(),
+        confidence: args.confidence,
+        tags: args.tags.clone(),
+    };
+    let mut summary = Summary::default();
+    let mut files = Vec::new();
+    for p in &args.paths {
+        collect(p, true, &mut files, &mut summary);
+    }
+    let total_bytes: u64 = files.iter().map(|f| f.1).sum();
+    let bar = progress_bar(total_bytes);
+    let mut batch = Batch {
+        store,
+        pending: Vec::with_capacity(BATCH.min(4096)),
+        report: IngestReport::default(),
+    };
+    let mut done_bytes = 0u64;
+    for (path, size, explicit) in files.iter().map(|(p, s, e)| (p, *s, *e)) {
+        bar.set_message(path.display().to_string());
+        import_file(
+            path,
+            explicit,
+            args.format,
+            &defaults,
+            &mut batch,
+            &mut summary,
+            &bar,
+            done_bytes,
+        )?;
+        done_bytes += size;
+        bar.set_position(done_bytes);
+    }
+    batch.flush()?;
+    bar.finish_and_clear();
+    summary.new = batch.report.new;
+    summary.updated = batch.report.updated;
+    summary.unchanged = batch.report.unchanged;
+    summary.suppressed = batch.report.suppressed;
+    Ok(summary)
+}
+
+/// Observations waiting for the store.
+struct Batch<'s> {
+    store: &'s Store,
+    pending: Vec<Observation>,
+    report: IngestReport,
+}
+
+impl Batch<'_> {
+    fn push(&mut self, o: Observation) -> Result<()> {
+        self.pending.push(o);
+        if self.pending.len() >= BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if !self.pending.is_empty() {
+            let r = self.store.ingest(std::mem::take(&mut self.pending))?;
+            self.report.add(&r);
+        }
+        Ok(())
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn import_file(
+    path: &Path,
+    explicit: bool,
+    format: Format,
+    defaults: &ImportDefaults,
+    batch: &mut Batch,
+    summary: &mut Summary,
+    bar: &ProgressBar,
+    done_bytes: u64,
+) -> Result<()> {
+    let shown = path.display().to_string();
+    let mut rep = FileReport {
+        path: shown.clone(),
+        ..FileReport::default()
+    };
+    let bytes = match read(path) {
+        Ok(b) => b,
+        Err(reason) => {
+            rep.failed = Some(reason);
+            summary.files_failed += 1;
+            summary.files.push(rep);
+            return Ok(());
+        }
+    };
+    if !explicit && is_symlink_placeholder(path, &bytes) {
+        summary.files_skipped += 1;
+        summary.skipped_files.push(SkippedFile {
+            path: shown,
+            reason: "git symlink placeholder (its target is imported on its own)".into(),
+        });
+        return Ok(());
+    }
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut items = match parse_iter(&bytes, &file_name, format, defaults) {
+        Ok(i) => i,
+        Err(e) => {
+            rep.failed = Some(e.to_string());
+            summary.files_failed += 1;
+            summary.files.push(rep);
+            return Ok(());
+        }
+    };
+    rep.format = Some(items.format);
+    rep.warnings = std::mem::take(&mut items.warnings);
+    let mut n = 0u64;
+    while let Some(item) = items.next() {
+        match item {
+            Item::Observation(o) => {
+                rep.observations += 1;
+                batch.push(o)?;
+            }
+            Item::Error(e) => {
+                rep.rejected += 1;
+                if rep.errors.len() < REASONS_PER_FILE {
+                    rep.errors.push(e.to_string());
+                }
+            }
+            Item::Skipped => rep.skipped += 1,
+        }
+        n += 1;
+        if n % 16_384 == 0 {
+            bar.set_position(done_bytes + items.consumed() as u64);
+        }
+    }
+    // In a directory walk, a text file in which not one line is an IOC is
+    // a word list or a rule file that happens to end in .txt: list it as
+    // skipped rather than report thousands of rejected lines. (A hash list,
+    // `*.sha256` …, keeps its errors: there the file name promises IOCs.)
+    let not_a_list = rep.format == Some(Format::Text) && rep.observations == 0 && rep.rejected > 0;
+    if !explicit
+        && format == Format::Auto
+        && not_a_list
+        && text::hint_from_name(&file_name).is_none()
+    {
+        summary.files_skipped += 1;
+        let first = rep.errors.first().map(String::as_str).unwrap_or("");
+        summary.skipped_files.push(SkippedFile {
+            path: shown,
+            reason: format!(
+                "text file in which no line is an IOC (not an IOC list?); first: {first}"
+            ),
+        });
+        return Ok(());
+    }
+    summary.files_read += 1;
+    summary.observations += rep.observations;
+    summary.rejected += rep.rejected;
+    summary.skipped_items += rep.skipped;
+    summary.files.push(rep);
+    Ok(())
+}
+
+/// Reads a whole file, with a message fit for the summary on failure.
+fn read(path: &Path) -> Result<Vec<u8>, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(format!(
+            "the file is {} bytes; files over {MAX_FILE_BYTES} bytes are not imported — split it first",
+            meta.len()
+        ));
+    }
+    std::fs::read(path).map_err(|e| format!("cannot read: {e}"))
+}
+
+/// Adds `path` (a file, or a directory walked recursively) to `files` as
+/// (path, size, named explicitly).
+fn collect(
+    path: &Path,
+    explicit: bool,
+    files: &mut Vec<(PathBuf, u64, bool)>,
+    summary: &mut Summary,
+) {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            summary.files_failed += 1;
+            summary.files.push(FileReport {
+                path: path.display().to_string(),
+                failed: Some(format!("cannot read: {e}")),
+                ..FileReport::default()
+            });
+            return;
+        }
+    };
+    if meta.is_file() {
+        if !explicit {
+            if let Some(reason) = skip_reason(path) {
+                summary.files_skipped += 1;
+                summary.skipped_files.push(SkippedFile {
+                    path: path.display().to_string(),
+                    reason: reason.to_string(),
+                });
+                return;
+            }
+        }
+        files.push((path.to_path_buf(), meta.len(), explicit));
+        return;
+    }
+    if !meta.is_dir() {
+        return;
+    }
+    // Symlinked directories are not followed inside a walk: they can loop.
+    if !explicit && std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return;
+    }
+    let mut entries: Vec<PathBuf> = match std::fs::read_dir(path) {
+        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(e) => {
+            summary.files_failed += 1;
+            summary.files.push(FileReport {
+                path: path.display().to_string(),
+                failed: Some(format!("cannot list the directory: {e}")),
+                ..FileReport::default()
+            });
+            return;
+        }
+    };
+    entries.sort();
+    for e in entries {
+        let hidden = e
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        if !hidden {
+            collect(&e, false, files, summary);
+        }
+    }
+}
+
+/// Why a file met in a directory walk is not IOC data, if it is not.
+pub fn skip_reason(path: &Path) -> Option<&'static str> {
+    let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
+    const NAMES: &[&str] = &[
+        "license",
+        "licence",
+        "copying",
+        "makefile",
+        "notice",
+        "authors",
+        "changelog",
+        "readme",
+        "dockerfile",
+    ];
+    let stem = name.split('.').next().unwrap_or("");
+    if NAMES.contains(&stem) {
+        return Some("documentation or build file");
+    }
+    let ext = name.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+    let reason = match ext {
+        "adoc" | "md" | "markdown" | "rst" | "html" | "htm" | "pdf" | "doc" | "docx" => {
+            "documentation"
+        }
+        "yar" | "yara" | "yml" | "yaml" | "rules" | "snort" | "sigma" => "detection rules",
+        "py" | "pl" | "sh" | "ps1" | "js" | "rb" | "go" | "c" | "h" | "rs" | "ksy" => "source code",
+        "pem" | "crt" | "cer" | "der" | "key" | "p12" => "certificate or key",
+        "ioc" | "xml" => "OpenIOC / XML (not an import format)",
+        "zip" | "gz" | "tgz" | "7z" | "rar" | "tar" | "png" | "jpg" | "jpeg" | "gif" | "svg"
+        | "exe" | "dll" | "bin" => "archive, image or binary",
+        _ => return None,
+    };
+    Some(reason)
+}
+
+/// A checkout without symlink support stores a symlink as a small file
+/// holding the target path (`aceCryptor` → `ace_cryptor`). True for a file
+/// without extension whose whole content names an existing sibling.
+fn is_symlink_placeholder(path: &Path, bytes: &[u8]) -> bool {
+    let no_ext = path.extension().is_none();
+    if !no_ext || bytes.len() > 255 || bytes.contains(&b'\n') {
+        return false;
+    }
+    let Ok(target) = std::str::from_utf8(bytes) else {
+        return false;
+    };
+    let target = target.trim();
+    !target.is_empty() && path.parent().is_some_and(|dir| dir.join(target).exists())
+}
+
+fn progress_bar(total: u64) -> ProgressBar {
+    let target = if std::io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(Some(total), target);
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {elapsed} {wide_msg}")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// The human summary, on stderr.
+fn print_summary(s: &Summary) {
+    eprintln!(
+        "files: {} read, {} failed, {} skipped (not IOC data)",
+        s.files_read, s.files_failed, s.files_skipped
+    );
+    eprintln!(
+        "IOCs: {} read: {} new, {} updated, {} unchanged, {} suppressed (deleted earlier); {} rejected; {} items without a supported IOC type skipped",
+        s.observations, s.new, s.updated, s.unchanged, s.suppressed, s.rejected, s.skipped_items
+    );
+    for f in &s.files {
+        if let Some(reason) = &f.failed {
+            eprintln!("FAILED {}: {reason}", f.path);
+        }
+    }
+    // Skips by name are expected; skips by content are judgement calls.
+    for f in s
+        .skipped_files
+        .iter()
+        .filter(|f| f.reason.starts_with("text file"))
+    {
+        eprintln!("skipped {}: {}", f.path, f.reason);
+    }
+    for f in &s.files {
+        for w in &f.warnings {
+            eprintln!("warning {}: {w}", f.path);
+        }
+    }
+    for f in s.files.iter().filter(|f| f.rejected > 0) {
+        eprintln!("{}: {} rejected, e.g.", f.path, f.rejected);
+        for e in &f.errors {
+            eprintln!("    {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn walk_skips_non_ioc_names() {
+        for (name, skipped) in [
+            ("README.adoc", true),
+            ("LICENSE", true),
+            ("Makefile", true),
+            ("rules.yar", true),
+            ("sigma.yml", true),
+            ("windigo.ioc", true),
+            ("samples.sha256", false),
+            ("iocs.txt", false),
+            ("event.json", false),
+            ("export.csv", false),
+            ("c2-list", false),
+        ] {
+            assert_eq!(skip_reason(Path::new(name)).is_some(), skipped, "{name}");
+        }
+    }
+}

@@ -1,0 +1,376 @@
+//! The one IOC-type → output-format mapping (DESIGN.md, "Modules": the
+//! per-type knowledge lives here, not copied into each exporter).
+//!
+//! Every exporter asks [`mapping`] what an [`IocType`] is called in its
+//! format, and uses the helpers below for the fields every format shares
+//! (display name, timestamp text, TLP, severity, comment). Adding an IOC type
+//! means adding one row to [`TABLE`]; the compiler then points at nothing
+//! else, because no exporter matches on `IocType` itself.
+
+use crate::ioc::{Indicator, IocType, Tlp};
+use chrono::{DateTime, SecondsFormat, Utc};
+
+/// How a type appears in STIX 2.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StixKind {
+    /// An `indicator` SDO whose pattern compares one property of a Cyber
+    /// Observable (STIX 2.1 §9 patterning): `[<object>:<path> = '<value>']`.
+    Pattern {
+        /// SCO type (`ipv4-addr`, `file`).
+        object: &'static str,
+        /// Object path (`value`, `hashes.'SHA-256'`). Hash names that are not
+        /// plain identifiers are quoted, as STIX 2.1 §9.3 requires.
+        path: &'static str,
+    },
+    /// No observable to pattern: a `vulnerability` SDO (STIX 2.1 §4.18)
+    /// named after the CVE id, with an external reference `cve`.
+    Vulnerability,
+    /// An `attack-pattern` SDO (STIX 2.1 §4.1) with its ATT&CK reference.
+    AttackPattern,
+}
+
+/// How a type appears as a MISP attribute (MISP core format, §2.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MispKind {
+    /// Attribute `type`: exactly the table of `spec/misp-export.md`.
+    pub attr_type: &'static str,
+    /// Attribute `category`, one that MISP's describeTypes allows for the type.
+    pub category: &'static str,
+}
+
+/// Where a type goes in a CEF extension (ArcSight CEF rev 25, extension
+/// dictionary).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CefKind {
+    /// The standard key that carries the value (`dst`, `dhost`, ...).
+    pub key: &'static str,
+    /// For the `c6a*`/`cs*` custom keys, which have no meaning of their own:
+    /// the `<key>Label` key and its text.
+    pub label: Option<(&'static str, &'static str)>,
+}
+
+/// An OpenIOC 1.1 indicator term (`current.iocterms`): the `Context` element's
+/// `document` and `search`, and the `Content` element's `type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenIocTerm {
+    pub document: &'static str,
+    pub search: &'static str,
+    pub content_type: &'static str,
+}
+
+/// One row of the mapping: everything a format needs to know about a type.
+#[derive(Debug, Clone, Copy)]
+pub struct TypeMapping {
+    pub ioc_type: IocType,
+    /// Display-name prefix: "Malicious IPv4 Address" → "Malicious IPv4
+    /// Address - 1.2.3.4" (the spec's example `name`).
+    pub label: &'static str,
+    pub stix: StixKind,
+    /// `None` for `mitre_attack`: not in the spec's table; the MISP exporter
+    /// turns those into galaxy tags instead.
+    pub misp: Option<MispKind>,
+    pub cef: CefKind,
+    /// `None` where OpenIOC 1.1 has no term (sha512, cve, mitre_attack).
+    pub openioc: Option<OpenIocTerm>,
+    /// CEF signature id (header field 5).
+    pub cef_signature: &'static str,
+}
+
+const fn pat(object: &'static str, path: &'static str) -> StixKind {
+    StixKind::Pattern { object, path }
+}
+
+const fn misp(attr_type: &'static str, category: &'static str) -> Option<MispKind> {
+    Some(MispKind {
+        attr_type,
+        category,
+    })
+}
+
+const fn cef(key: &'static str) -> CefKind {
+    CefKind { key, label: None }
+}
+
+const fn cef_custom(key: &'static str, label_key: &'static str, label: &'static str) -> CefKind {
+    CefKind {
+        key,
+        label: Some((label_key, label)),
+    }
+}
+
+const fn term(
+    document: &'static str,
+    search: &'static str,
+    content_type: &'static str,
+) -> Option<OpenIocTerm> {
+    Some(OpenIocTerm {
+        document,
+        search,
+        content_type,
+    })
+}
+
+const NET: &str = "Network activity";
+const PAYLOAD: &str = "Payload delivery";
+
+/// The mapping, in [`IocType::code`] order (checked by a test).
+///
+/// Choices worth a word:
+/// - ipv6 → CEF `c6a2` ("Source IPv6 Address" slot) with a label, as the
+///   issue asks; CEF's `dst` is IPv4-only.
+/// - email → MISP `email-src` in *Payload delivery* (MISP's default category
+///   for that type); CEF `suser` (the sender of a malicious mail).
+/// - hashes → CEF `fileHash`; the algorithm goes in a labelled custom string
+///   (see [`CEF_HASH_ALGORITHM`]).
+/// - OpenIOC has `FileItem/Md5sum|Sha1sum|Sha256sum` but no SHA-512 term,
+///   and nothing for CVEs or techniques: those are left out of OpenIOC.
+pub const TABLE: [TypeMapping; 11] = [
+    TypeMapping {
+        ioc_type: IocType::Ipv4,
+        label: "Malicious IPv4 Address",
+        stix: pat("ipv4-addr", "value"),
+        misp: misp("ip-src", NET),
+        cef: cef("dst"),
+        openioc: term("PortItem", "PortItem/remoteIP", "IP"),
+        cef_signature: "ioc:ipv4",
+    },
+    TypeMapping {
+        ioc_type: IocType::Ipv6,
+        label: "Malicious IPv6 Address",
+        stix: pat("ipv6-addr", "value"),
+        misp: misp("ip-src", NET),
+        cef: cef_custom("c6a2", "c6a2Label", "Malicious IPv6 Address"),
+        openioc: term("PortItem", "PortItem/remoteIP", "IP"),
+        cef_signature: "ioc:ipv6",
+    },
+    TypeMapping {
+        ioc_type: IocType::Domain,
+        label: "Malicious Domain",
+        stix: pat("domain-name", "value"),
+        misp: misp("domain", NET),
+        cef: cef("dhost"),
+        openioc: term("DnsEntryItem", "DnsEntryItem/Host", "string"),
+        cef_signature: "ioc:domain",
+    },
+    TypeMapping {
+        ioc_type: IocType::Url,
+        label: "Malicious URL",
+        stix: pat("url", "value"),
+        misp: misp("url", NET),
+        cef: cef("request"),
+        openioc: term("UrlHistoryItem", "UrlHistoryItem/URL", "string"),
+        cef_signature: "ioc:url",
+    },
+    TypeMapping {
+        ioc_type: IocType::Md5,
+        label: "Malicious File Hash (MD5)",
+        stix: pat("file", "hashes.MD5"),
+        misp: misp("md5", PAYLOAD),
+        cef: cef("fileHash"),
+        openioc: term("FileItem", "FileItem/Md5sum", "md5"),
+        cef_signature: "ioc:md5",
+    },
+    TypeMapping {
+        ioc_type: IocType::Sha1,
+        label: "Malicious File Hash (SHA-1)",
+        stix: pat("file", "hashes.'SHA-1'"),
+        misp: misp("sha1", PAYLOAD),
+        cef: cef("fileHash"),
+        openioc: term("FileItem", "FileItem/Sha1sum", "sha1"),
+        cef_signature: "ioc:sha1",
+    },
+    TypeMapping {
+        ioc_type: IocType::Sha256,
+        label: "Malicious File Hash (SHA-256)",
+        stix: pat("file", "hashes.'SHA-256'"),
+        misp: misp("sha256", PAYLOAD),
+        cef: cef("fileHash"),
+        openioc: term("FileItem", "FileItem/Sha256sum", "sha256"),
+        cef_signature: "ioc:sha256",
+    },
+    TypeMapping {
+        ioc_type: IocType::Sha512,
+        label: "Malicious File Hash (SHA-512)",
+        stix: pat("file", "hashes.'SHA-512'"),
+        misp: misp("sha512", PAYLOAD),
+        cef: cef("fileHash"),
+        openioc: None,
+        cef_signature: "ioc:sha512",
+    },
+    TypeMapping {
+        ioc_type: IocType::Email,
+        label: "Malicious Email Address",
+        stix: pat("email-addr", "value"),
+        misp: misp("email-src", PAYLOAD),
+        cef: cef("suser"),
+        openioc: term("Email", "Email/From", "string"),
+        cef_signature: "ioc:email",
+    },
+    TypeMapping {
+        ioc_type: IocType::Cve,
+        label: "Exploited Vulnerability",
+        stix: StixKind::Vulnerability,
+        misp: misp("vulnerability", "External analysis"),
+        cef: cef_custom("cs6", "cs6Label", "cve"),
+        openioc: None,
+        cef_signature: "ioc:cve",
+    },
+    TypeMapping {
+        ioc_type: IocType::MitreAttack,
+        label: "ATT&CK Technique",
+        stix: StixKind::AttackPattern,
+        misp: None,
+        cef: cef_custom("cs6", "cs6Label", "mitreAttackTechnique"),
+        openioc: None,
+        cef_signature: "ioc:mitre_attack",
+    },
+];
+
+/// The CEF custom string that names the hash algorithm of a `fileHash`
+/// (`cs5Label=hashAlgorithm cs5=SHA-256`): `fileHash` alone does not say.
+pub const CEF_HASH_ALGORITHM: (&str, &str, &str) = ("cs5", "cs5Label", "hashAlgorithm");
+
+/// The mapping row of a type.
+pub fn mapping(t: IocType) -> &'static TypeMapping {
+    // TABLE is in code order (unit test), so indexing cannot miss.
+    &TABLE[t.code() as usize]
+}
+
+/// The STIX / CEF name of a hash algorithm (`MD5`, `SHA-1`, `SHA-256`,
+/// `SHA-512`; STIX 2.1 hash-algorithm-ov); `None` for non-hash types.
+pub fn hash_algorithm(t: IocType) -> Option<&'static str> {
+    match mapping(t).stix {
+        StixKind::Pattern {
+            object: "file",
+            path,
+        } => Some(path.trim_start_matches("hashes.").trim_matches('\'')),
+        _ => None,
+    }
+}
+
+/// Escapes a string for a STIX pattern literal (STIX 2.1 §9.2, string
+/// constants): `\` → `\\`, `'` → `\'`. Nothing else needs escaping.
+pub fn escape_stix_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    for c in s.chars() {
+        if c == '\\' || c == '\'' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The STIX pattern of an IOC (`[ipv4-addr:value = '1.2.3.4']`,
+/// `[file:hashes.'SHA-256' = '…']`), or `None` for types that are not
+/// observables (cve, mitre_attack).
+pub fn stix_pattern(t: IocType, value: &str) -> Option<String> {
+    match mapping(t).stix {
+        StixKind::Pattern { object, path } => Some(format!(
+            "[{object}:{path} = '{}']",
+            escape_stix_string(value)
+        )),
+        _ => None,
+    }
+}
+
+/// Display name shared by STIX `name`, CEF `Name` and OpenIOC:
+/// "Malicious IPv4 Address - 1.2.3.4"; for techniques the ATT&CK name is
+/// appended when known ("ATT&CK Technique - T1071 Application Layer
+/// Protocol").
+pub fn display_name(i: &Indicator) -> String {
+    let label = mapping(i.ioc_type).label;
+    let technique = match i.ioc_type {
+        IocType::MitreAttack => crate::ioc::attack::technique(&i.value),
+        _ => None,
+    };
+    match technique {
+        Some(t) => format!("{label} - {} {}", i.value, t.name),
+        None => format!("{label} - {}", i.value),
+    }
+}
+
+/// RFC 3339 with millisecond precision and `Z` (STIX 2.1 §3.2), the one
+/// timestamp text of every export: `2024-12-08T14:30:00.000Z`.
+pub fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// The TLP an IOC is exported with: the override when given, else the
+/// IOC's own (explicit, or derived from confidence: high→green,
+/// medium→amber, low→clear).
+pub fn tlp(i: &Indicator, override_tlp: Option<Tlp>) -> Tlp {
+    override_tlp.unwrap_or_else(|| i.effective_tlp())
+}
+
+/// CEF severity 0–10 from the 0–100 confidence, rounded half up
+/// (85 → 9, 50 → 5, 4 → 0).
+pub fn severity(confidence: u8) -> u8 {
+    ((u16::from(confidence.min(100)) + 5) / 10) as u8
+}
+
+/// A one-line note on where the IOC comes from, for MISP `comment`, CEF
+/// `msg`: the first source's reference, else the description.
+pub fn comment(i: &Indicator) -> Option<&str> {
+    i.sources
+        .iter()
+        .find_map(|s| s.reference.as_deref())
+        .or(i.description.as_deref())
+        .filter(|s| !s.trim().is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_in_code_order_and_complete() {
+        for (n, row) in TABLE.iter().enumerate() {
+            assert_eq!(row.ioc_type.code() as usize, n, "{:?}", row.ioc_type);
+        }
+        assert_eq!(TABLE.len(), IocType::ALL.len());
+    }
+
+    #[test]
+    fn stix_patterns_escape_quote_and_backslash() {
+        assert_eq!(
+            stix_pattern(IocType::Url, r"http://x.com/a'b\c").unwrap(),
+            r"[url:value = 'http://x.com/a\'b\\c']"
+        );
+        assert_eq!(
+            stix_pattern(IocType::Sha256, "ab").unwrap(),
+            "[file:hashes.'SHA-256' = 'ab']"
+        );
+        assert_eq!(
+            stix_pattern(IocType::Md5, "ab").unwrap(),
+            "[file:hashes.MD5 = 'ab']"
+        );
+        assert_eq!(stix_pattern(IocType::Cve, "CVE-2024-1"), None);
+    }
+
+    #[test]
+    fn hash_algorithms_and_severity() {
+        assert_eq!(hash_algorithm(IocType::Md5), Some("MD5"));
+        assert_eq!(hash_algorithm(IocType::Sha512), Some("SHA-512"));
+        assert_eq!(hash_algorithm(IocType::Url), None);
+        assert_eq!(
+            (
+                severity(0),
+                severity(4),
+                severity(5),
+                severity(85),
+                severity(100)
+            ),
+            (0, 0, 1, 9, 10)
+        );
+        assert_eq!(severity(255), 10);
+    }
+
+    #[test]
+    fn timestamps_have_millis_and_z() {
+        let t = DateTime::from_timestamp(1_733_668_200, 123_456_789).unwrap();
+        assert_eq!(timestamp(t), "2024-12-08T14:30:00.123Z");
+        let t = DateTime::from_timestamp(1_733_668_200, 0).unwrap();
+        assert_eq!(timestamp(t), "2024-12-08T14:30:00.000Z");
+    }
+}
