@@ -82,12 +82,15 @@ fn each_bad_file_fails_alone_and_the_rest_imports() {
     let store = Store::open(store_dir.path()).unwrap();
     let s = import_cmd::import(&store, &args(vec![dir.path().to_path_buf()])).unwrap();
 
-    // Failed: truncated JSON, non-UTF-8 JSON, binary, empty, unknown JSON.
-    assert_eq!(s.files_failed, 5, "{:#?}", s.files);
+    // Failed: truncated JSON, non-UTF-8 JSON, binary, empty.
+    assert_eq!(s.files_failed, 4, "{:#?}", s.files);
     assert_eq!(s.files_read, 4);
-    // In a walk, a text file without a single IOC is listed as skipped, with
-    // its first error; named explicitly it is read and its line rejected.
-    assert_eq!(s.files_skipped, 1);
+    // In a walk, a text file without a single IOC and JSON that is neither
+    // MISP nor STIX are listed as skipped, with the reason; named
+    // explicitly they are read (and fail or reject lines).
+    assert_eq!(s.files_skipped, 2);
+    assert!(s.skipped_files[1].path.ends_with("unknown.json"), "{:?}", s.skipped_files);
+    assert!(s.skipped_files[1].reason.contains("unknown JSON format (top-level keys: duvelDetails)"));
     assert!(s.skipped_files[0].path.ends_with("single_10mb_line.txt"));
     assert!(
         s.skipped_files[0]
@@ -110,7 +113,6 @@ fn each_bad_file_fails_alone_and_the_rest_imports() {
     assert!(failed("latin1.json").contains("not valid UTF-8 (first bad byte at offset 23)"));
     assert!(failed("blob.dat").contains("binary file (NUL byte at offset 3)"));
     assert_eq!(failed("empty.txt"), "the file is empty");
-    assert!(failed("unknown.json").contains("unknown JSON format (top-level keys: duvelDetails)"));
 
     // Line formats report bad lines and keep the good ones.
     let latin = report(&s, "latin1.txt");

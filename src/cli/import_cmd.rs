@@ -18,7 +18,7 @@
 //! Exit code 1 when any file could not be read at all, else 0.
 
 use super::setup::{load_config, open_store};
-use crate::import::{parse_iter, text, Format, ImportDefaults, Item};
+use crate::import::{parse_iter, text, FileError, Format, ImportDefaults, Item};
 use crate::ioc::Observation;
 use crate::store::{IngestReport, Store};
 use anyhow::Result;
@@ -231,6 +231,17 @@ fn import_file(
         .unwrap_or_default();
     let mut items = match parse_iter(&bytes, &file_name, format, defaults) {
         Ok(i) => i,
+        // In a directory walk, JSON that is neither MISP nor STIX (a config,
+        // a tool's output) is listed as skipped, like other non-IOC files; a
+        // file named on the command line still fails.
+        Err(e @ FileError::UnknownJson { .. }) if !explicit && format == Format::Auto => {
+            summary.files_skipped += 1;
+            summary.skipped_files.push(SkippedFile {
+                path: shown,
+                reason: e.to_string(),
+            });
+            return Ok(());
+        }
         Err(e) => {
             rep.failed = Some(e.to_string());
             summary.files_failed += 1;

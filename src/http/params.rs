@@ -39,7 +39,7 @@ impl Params {
         let Some(v) = self.text(name) else { return Ok(None) };
         let t = IocType::ALL.iter().copied().find(|t| t.as_str() == v.to_ascii_lowercase());
         match t {
-            Some(t) if allowed.map_or(true, |a| a.contains(&t)) => Ok(Some(t)),
+            Some(t) if allowed.is_none_or(|a| a.contains(&t)) => Ok(Some(t)),
             _ => {
                 let names: Vec<&str> = allowed.unwrap_or(&IocType::ALL).iter().map(|t| t.as_str()).collect();
                 Err(ApiError::invalid_parameter(name, format!("'{v}' is not one of {}", names.join(", "))))

@@ -365,7 +365,7 @@ fn object_items(o: &Value, refs: &Refs, ctx: &Ctx, out: &mut Vec<Item>) {
         "indicator" => indicator_items(o, &base, ctx, out),
         "file" => {
             let hashes = o.get("hashes").and_then(Value::as_object);
-            if hashes.map_or(true, |h| h.is_empty()) {
+            if hashes.is_none_or(|h| h.is_empty()) {
                 out.push(Item::Skipped);
             }
             for (algo, v) in hashes.into_iter().flatten() {

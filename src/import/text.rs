@@ -193,7 +193,7 @@ mod tests {
     #[test]
     fn long_and_non_utf8_lines_are_line_errors() {
         let mut bytes = b"evil.com\n".to_vec();
-        bytes.extend(std::iter::repeat(b'a').take(MAX_LINE + 1));
+        bytes.extend(std::iter::repeat_n(b'a', MAX_LINE + 1));
         bytes.extend(b"\nbad\xff.com\nok.com");
         let p = parse(&bytes, "x");
         assert_eq!(p.observations.len(), 2);

@@ -284,8 +284,10 @@ fn normalize_host(h: &str) -> Option<(String, bool)> {
 /// everything from the first `/`, `?` or `#` after the host are kept exactly.
 fn normalize_url(s: &str) -> Result<(String, bool), IocError> {
     let t = IocType::Url;
-    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(invalid(t, s, "URLs contain no spaces or control characters"));
+    // Control characters (tabs, newlines) never; plain spaces only after the
+    // host, where real payload URLs do carry them ("/DOVIDNIK - (2018).zip").
+    if s.chars().any(|c| c.is_control() || (c.is_whitespace() && c != ' ')) {
+        return Err(invalid(t, s, "URLs contain no tabs, newlines or control characters"));
     }
     let (scheme, rest) = match s.find("://") {
         Some(i) => (Some(&s[..i]), &s[i + 3..]),
@@ -302,6 +304,9 @@ fn normalize_url(s: &str) -> Result<(String, bool), IocError> {
     }
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(end);
+    if authority.contains(' ') {
+        return Err(invalid(t, s, "the host part contains a space"));
+    }
     let (userinfo, hostport) = match authority.rfind('@') {
         Some(i) => (Some(&authority[..i]), &authority[i + 1..]),
         None => (None, authority),
@@ -419,6 +424,8 @@ mod tests {
         assert!(detect("").is_err());
         assert!(detect("   ").is_err());
         assert!(detect("http://exa mple.com/").is_err());
+        assert!(detect("http://example.com/a\tb").is_err());
+        assert_eq!(n("http://45.124.132.127/DOVIDNIK - (2018).zip").1, "http://45.124.132.127/DOVIDNIK - (2018).zip");
         assert!(detect("http://host:99999/").is_err());
         assert!(normalize("10.0.0.0/8", Some(IocType::Ipv4)).is_err());
         assert!(normalize("CVE-21-1", Some(IocType::Cve)).is_err());

@@ -104,6 +104,9 @@ pub struct Tombstone {
     pub reason: Option<String>,
 }
 
+/// Oldest and newest `modified` time in the store.
+pub type TimeRange = (DateTime<Utc>, DateTime<Utc>);
+
 /// The IOC store over one sled database.
 pub struct Store {
     db: sled::Db,
@@ -396,7 +399,7 @@ impl Store {
     }
 
     /// Oldest and newest index time (`modified`) of stored indicators.
-    pub fn time_range(&self) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, StoreError> {
+    pub fn time_range(&self) -> Result<Option<TimeRange>, StoreError> {
         let mut lo: Option<u64> = None;
         let mut hi: Option<u64> = None;
         for ty in IocType::ALL {
