@@ -279,6 +279,15 @@ fn ingest_list_delete_and_restart() {
     let v = s.json("/api/v1/lookup?value=198.51.100[.]77", &s.keys.free);
     assert_eq!(v["found"], true);
     assert_eq!(v["ioc"]["id"], id.as_str());
+    assert_eq!(v["risk"]["score"], 90);
+    assert_eq!(v["mitre_techniques"][0]["name"], "Web Protocols");
+    assert_eq!(v["mitre_techniques"][0]["tactics"], json!(["command-and-control"]));
+    assert!(v["hunting_queries"]["splunk"].as_str().unwrap().contains("dest_ip=\"198.51.100.77\""));
+    let v = s.json("/api/v1/lookup?value=never-seen.example.org", &s.keys.free);
+    assert_eq!((v["found"].as_bool(), v["type"].as_str()), (Some(false), Some("domain")));
+    assert!(v["risk"].is_null());
+    assert!(v["hunting_queries"]["elastic_kql"].as_str().unwrap().starts_with("dns.question.name : \"never-seen.example.org\""));
+    assert_eq!(s.get("/api/v1/lookup?value=999.1.1.1", &s.keys.free).status(), 400);
 
     // Delete as false positive: 410 afterwards and re-submission suppressed.
     let r = s.client.delete(s.url(&format!("/api/v1/iocs/{id}?reason=fp"))).bearer_auth(&s.keys.admin).send().unwrap();

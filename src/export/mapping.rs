@@ -74,7 +74,70 @@ pub struct TypeMapping {
     pub openioc: Option<OpenIocTerm>,
     /// CEF signature id (header field 5).
     pub cef_signature: &'static str,
+    /// Where SIEMs keep this kind of value, for hunting queries.
+    pub hunt: Hunt,
 }
+
+/// Field names per SIEM for hunting queries (see [`super::hunting`]):
+/// Splunk CIM fields, Microsoft Sentinel `(table, column)` pairs, Elastic
+/// Common Schema fields.
+#[derive(Debug, Clone, Copy)]
+pub struct Hunt {
+    pub splunk: &'static [&'static str],
+    pub sentinel: &'static [(&'static str, &'static str)],
+    pub ecs: &'static [&'static str],
+}
+
+const HUNT_IP: Hunt = Hunt {
+    splunk: &["src_ip", "dest_ip", "src", "dest"],
+    sentinel: &[("CommonSecurityLog", "DestinationIP"), ("CommonSecurityLog", "SourceIP"), ("DeviceNetworkEvents", "RemoteIP")],
+    ecs: &["source.ip", "destination.ip"],
+};
+const HUNT_DOMAIN: Hunt = Hunt {
+    splunk: &["query", "dest_host", "url_domain"],
+    sentinel: &[("DnsEvents", "Name"), ("DeviceNetworkEvents", "RemoteUrl")],
+    ecs: &["dns.question.name", "url.domain", "destination.domain"],
+};
+const HUNT_URL: Hunt = Hunt {
+    splunk: &["url"],
+    sentinel: &[("CommonSecurityLog", "RequestURL"), ("DeviceNetworkEvents", "RemoteUrl")],
+    ecs: &["url.full", "url.original"],
+};
+const HUNT_MD5: Hunt = Hunt {
+    splunk: &["file_hash", "md5"],
+    sentinel: &[("DeviceFileEvents", "MD5"), ("DeviceProcessEvents", "MD5")],
+    ecs: &["file.hash.md5", "process.hash.md5"],
+};
+const HUNT_SHA1: Hunt = Hunt {
+    splunk: &["file_hash", "sha1"],
+    sentinel: &[("DeviceFileEvents", "SHA1"), ("DeviceProcessEvents", "SHA1")],
+    ecs: &["file.hash.sha1", "process.hash.sha1"],
+};
+const HUNT_SHA256: Hunt = Hunt {
+    splunk: &["file_hash", "sha256"],
+    sentinel: &[("DeviceFileEvents", "SHA256"), ("DeviceProcessEvents", "SHA256")],
+    ecs: &["file.hash.sha256", "process.hash.sha256"],
+};
+const HUNT_SHA512: Hunt = Hunt {
+    splunk: &["file_hash", "sha512"],
+    sentinel: &[],
+    ecs: &["file.hash.sha512", "process.hash.sha512"],
+};
+const HUNT_EMAIL: Hunt = Hunt {
+    splunk: &["src_user", "sender", "recipient"],
+    sentinel: &[("EmailEvents", "SenderFromAddress"), ("EmailEvents", "RecipientEmailAddress")],
+    ecs: &["email.from.address", "email.to.address"],
+};
+const HUNT_CVE: Hunt = Hunt {
+    splunk: &["cve", "signature"],
+    sentinel: &[("DeviceTvmSoftwareVulnerabilities", "CveId")],
+    ecs: &["vulnerability.id"],
+};
+const HUNT_ATTACK: Hunt = Hunt {
+    splunk: &["annotations.mitre_attack", "mitre_technique_id"],
+    sentinel: &[("SecurityAlert", "Techniques")],
+    ecs: &["threat.technique.id", "threat.technique.subtechnique.id"],
+};
 
 const fn pat(object: &'static str, path: &'static str) -> StixKind {
     StixKind::Pattern { object, path }
@@ -133,6 +196,7 @@ pub const TABLE: [TypeMapping; 11] = [
         cef: cef("dst"),
         openioc: term("PortItem", "PortItem/remoteIP", "IP"),
         cef_signature: "ioc:ipv4",
+        hunt: HUNT_IP,
     },
     TypeMapping {
         ioc_type: IocType::Ipv6,
@@ -142,6 +206,7 @@ pub const TABLE: [TypeMapping; 11] = [
         cef: cef_custom("c6a2", "c6a2Label", "Malicious IPv6 Address"),
         openioc: term("PortItem", "PortItem/remoteIP", "IP"),
         cef_signature: "ioc:ipv6",
+        hunt: HUNT_IP,
     },
     TypeMapping {
         ioc_type: IocType::Domain,
@@ -151,6 +216,7 @@ pub const TABLE: [TypeMapping; 11] = [
         cef: cef("dhost"),
         openioc: term("DnsEntryItem", "DnsEntryItem/Host", "string"),
         cef_signature: "ioc:domain",
+        hunt: HUNT_DOMAIN,
     },
     TypeMapping {
         ioc_type: IocType::Url,
@@ -160,6 +226,7 @@ pub const TABLE: [TypeMapping; 11] = [
         cef: cef("request"),
         openioc: term("UrlHistoryItem", "UrlHistoryItem/URL", "string"),
         cef_signature: "ioc:url",
+        hunt: HUNT_URL,
     },
     TypeMapping {
         ioc_type: IocType::Md5,
@@ -169,6 +236,7 @@ pub const TABLE: [TypeMapping; 11] = [
         cef: cef("fileHash"),
         openioc: term("FileItem", "FileItem/Md5sum", "md5"),
         cef_signature: "ioc:md5",
+        hunt: HUNT_MD5,
     },
     TypeMapping {
         ioc_type: IocType::Sha1,
@@ -178,6 +246,7 @@ pub const TABLE: [TypeMapping; 11] = [
         cef: cef("fileHash"),
         openioc: term("FileItem", "FileItem/Sha1sum", "sha1"),
         cef_signature: "ioc:sha1",
+        hunt: HUNT_SHA1,
     },
     TypeMapping {
         ioc_type: IocType::Sha256,
@@ -187,6 +256,7 @@ pub const TABLE: [TypeMapping; 11] = [
         cef: cef("fileHash"),
         openioc: term("FileItem", "FileItem/Sha256sum", "sha256"),
         cef_signature: "ioc:sha256",
+        hunt: HUNT_SHA256,
     },
     TypeMapping {
         ioc_type: IocType::Sha512,
@@ -196,6 +266,7 @@ pub const TABLE: [TypeMapping; 11] = [
         cef: cef("fileHash"),
         openioc: None,
         cef_signature: "ioc:sha512",
+        hunt: HUNT_SHA512,
     },
     TypeMapping {
         ioc_type: IocType::Email,
@@ -205,6 +276,7 @@ pub const TABLE: [TypeMapping; 11] = [
         cef: cef("suser"),
         openioc: term("Email", "Email/From", "string"),
         cef_signature: "ioc:email",
+        hunt: HUNT_EMAIL,
     },
     TypeMapping {
         ioc_type: IocType::Cve,
@@ -214,6 +286,7 @@ pub const TABLE: [TypeMapping; 11] = [
         cef: cef_custom("cs6", "cs6Label", "cve"),
         openioc: None,
         cef_signature: "ioc:cve",
+        hunt: HUNT_CVE,
     },
     TypeMapping {
         ioc_type: IocType::MitreAttack,
@@ -223,6 +296,7 @@ pub const TABLE: [TypeMapping; 11] = [
         cef: cef_custom("cs6", "cs6Label", "mitreAttackTechnique"),
         openioc: None,
         cef_signature: "ioc:mitre_attack",
+        hunt: HUNT_ATTACK,
     },
 ];
 

@@ -27,6 +27,7 @@
 
 pub mod cef;
 pub mod csv;
+pub mod hunting;
 pub mod json;
 pub mod mapping;
 pub mod misp;

@@ -72,7 +72,9 @@ pub async fn misp(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let q = listing_query(ctx, Some(&MISP_TYPES))?;
     let opts = export::MispOptions {
         tlp: ctx.params.tlp("tlp")?,
-        since: q.since,
+        // The event's date range names the asked-for `since` (clamped);
+        // without one, the oldest exported IOC's time.
+        since: ctx.params.time("since")?.and(q.since),
         until: Some(q.until.unwrap_or_else(chrono::Utc::now)),
         info_prefix: format!("{} IOCs", ctx.state.config.server.identity_name),
         event_uuid: None,

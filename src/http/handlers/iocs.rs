@@ -253,7 +253,10 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
 }
 
 /// `GET /api/v1/lookup?value=X[&type=T]`: detects and normalizes the value
-/// and answers whether iocd knows it, with its record.
+/// (defanged forms accepted) and answers whether iocd knows it, with its
+/// record, reporting sources, a risk score, its ATT&CK techniques (names and
+/// tactics from the embedded table) and hunting queries for Splunk,
+/// Sentinel and Elastic — also for values iocd does not know.
 pub async fn lookup(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let raw = ctx.params.text("value").ok_or_else(|| ApiError::invalid_parameter("value", "required: the IOC to look up"))?;
     let hint = ctx.params.ioc_type("type", None)?;
@@ -265,6 +268,23 @@ pub async fn lookup(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let id = indicator_id(n.ioc_type, &n.value);
     let store = ctx.state.store.clone();
     let (rec, tomb) = blocking(move || Ok((store.get(&id)?, store.tombstone(&id)?))).await?;
+    // Risk: the stored confidence, raised 5 points per extra reporting
+    // source (corroboration), capped at 100; levels as for confidence.
+    let risk = rec.as_ref().map(|i| {
+        let score = (u32::from(i.confidence) + 5 * (i.sources.len().saturating_sub(1) as u32)).min(100) as u8;
+        json!({"score": score, "level": crate::ioc::ConfidenceLevel::of(score).as_str(), "basis": "confidence plus 5 per corroborating source"})
+    });
+    let mut techniques: Vec<String> = rec.as_ref().map(|i| i.techniques.clone()).unwrap_or_default();
+    if n.ioc_type == IocType::MitreAttack {
+        techniques.push(n.value.clone());
+    }
+    let techniques: Vec<Value> = techniques
+        .iter()
+        .map(|t| match crate::ioc::attack::technique(t) {
+            Some(x) => json!({"id": t, "name": x.name, "tactics": x.tactics, "url": x.url}),
+            None => json!({"id": t, "name": null, "tactics": [], "url": crate::ioc::attack::url_for(t)}),
+        })
+        .collect();
     Ok(json_response(
         StatusCode::OK,
         &json!({
@@ -275,6 +295,10 @@ pub async fn lookup(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
             "found": rec.is_some(),
             "deleted": tomb.is_some(),
             "ioc": rec.as_ref().map(|i| IocRecord::new(i, None)),
+            "sources": rec.as_ref().map(|i| i.sources.clone()).unwrap_or_default(),
+            "risk": risk,
+            "mitre_techniques": techniques,
+            "hunting_queries": crate::export::hunting::hunting_queries(n.ioc_type, &n.value),
         }),
     ))
 }
