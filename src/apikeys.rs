@@ -29,7 +29,10 @@ pub struct ParsedKey<'a> {
 pub fn parse_key(key: &str) -> Option<ParsedKey<'_>> {
     let rest = key.strip_prefix(KEY_PREFIX)?;
     let (id, secret) = rest.split_once('_')?;
-    let id_ok = id.len() == ID_LEN && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let id_ok = id.len() == ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     let secret_ok = secret.len() == SECRET_LEN && secret.bytes().all(|b| b.is_ascii_alphanumeric());
     (id_ok && secret_ok).then_some(ParsedKey { id, secret })
 }
@@ -65,14 +68,20 @@ pub fn check_scopes(scopes: &[String]) -> Result<Vec<String>, KeyError> {
 
 /// Creates a new key: returns the full key text (shown once) and the record
 /// to store (argon2id hash of the secret only).
-pub fn new_key(name: &str, tier: &str, scopes: Vec<String>) -> Result<(String, ApiKeyRecord), KeyError> {
+pub fn new_key(
+    name: &str,
+    tier: &str,
+    scopes: Vec<String>,
+) -> Result<(String, ApiKeyRecord), KeyError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(KeyError::BadName);
     }
     let mut rng = rand::rngs::OsRng;
-    let id: String = (0..ID_LEN).map(|_| char::from(b"0123456789abcdef"[rng.gen_range(0..16)])).collect();
-    let secret: String = (0..SECRET_LEN).map(|_| char::from(BASE62[rng.gen_range(0..62)])).collect();
+    let id: String = (0..ID_LEN)
+        .map(|_| char::from(b"0123456789abcdef"[rng.gen_range(0..16)]))
+        .collect();
+    let secret = new_secret();
     let hash = hash_secret(&secret)?;
     let key = format!("{KEY_PREFIX}{id}_{secret}");
     let rec = ApiKeyRecord {
@@ -88,6 +97,25 @@ pub fn new_key(name: &str, tier: &str, scopes: Vec<String>) -> Result<(String, A
     Ok((key, rec))
 }
 
+fn new_secret() -> String {
+    let mut rng = rand::rngs::OsRng;
+    (0..SECRET_LEN)
+        .map(|_| char::from(BASE62[rng.gen_range(0..62)]))
+        .collect()
+}
+
+/// A new secret for an existing key (`iocd keys rotate`): same id, name,
+/// tier and scopes, so dashboards and logs keyed by id carry on; the old
+/// secret stops working. Returns the new key text (shown once) and the
+/// updated record. A revoked key stays revoked.
+pub fn rotate_key(rec: &ApiKeyRecord) -> Result<(String, ApiKeyRecord), KeyError> {
+    let secret = new_secret();
+    let mut r = rec.clone();
+    r.hash = hash_secret(&secret)?;
+    r.last_used = None;
+    Ok((format!("{KEY_PREFIX}{}_{secret}", rec.id), r))
+}
+
 /// argon2id (default parameters: 19 MiB, 2 passes) PHC string of a secret.
 pub fn hash_secret(secret: &str) -> Result<String, KeyError> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
@@ -100,7 +128,9 @@ pub fn hash_secret(secret: &str) -> Result<String, KeyError> {
 /// Checks a secret against a stored PHC hash (slow by design: ~20-50 ms).
 pub fn verify_secret(secret: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
-        Ok(h) => Argon2::default().verify_password(secret.as_bytes(), &h).is_ok(),
+        Ok(h) => Argon2::default()
+            .verify_password(secret.as_bytes(), &h)
+            .is_ok(),
         Err(_) => false,
     }
 }
@@ -122,12 +152,26 @@ mod tests {
         assert!(verify_secret(p.secret, &rec.hash));
         assert!(!verify_secret("x".repeat(32).as_str(), &rec.hash));
         assert!(!rec.hash.contains(p.secret));
+        let (key2, rec2) = rotate_key(&rec).unwrap();
+        let p2 = parse_key(&key2).unwrap();
+        assert_eq!(
+            (p2.id, &rec2.name, &rec2.scopes),
+            (p.id, &rec.name, &rec.scopes)
+        );
+        assert!(verify_secret(p2.secret, &rec2.hash));
+        assert!(!verify_secret(p.secret, &rec2.hash));
     }
 
     #[test]
     fn parse_rejects_malformed() {
-        for k in ["", "sk_live_", "sk_live_abc_def", "pk_live_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-            "sk_live_0123456789ABCDEF_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "sk_live_0123456789abcdef_AAAA"] {
+        for k in [
+            "",
+            "sk_live_",
+            "sk_live_abc_def",
+            "pk_live_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "sk_live_0123456789ABCDEF_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "sk_live_0123456789abcdef_AAAA",
+        ] {
             assert!(parse_key(k).is_none(), "{k}");
         }
         assert!(parse_key("sk_live_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").is_some());
@@ -136,7 +180,10 @@ mod tests {
     #[test]
     fn scopes_checked() {
         assert!(check_scopes(&["read:nope".into()]).is_err());
-        assert_eq!(check_scopes(&["read:stix".into(), "read:iocs".into(), "read:stix".into()]).unwrap(), vec!["read:iocs", "read:stix"]);
+        assert_eq!(
+            check_scopes(&["read:stix".into(), "read:iocs".into(), "read:stix".into()]).unwrap(),
+            vec!["read:iocs", "read:stix"]
+        );
         assert!(grants(&["admin".into()], "read:misp"));
         assert!(!grants(&["read:iocs".into()], "read:misp"));
     }

@@ -166,7 +166,9 @@ impl Default for AuthConfig {
 
 impl Default for DemoConfig {
     fn default() -> Self {
-        DemoConfig { seed_when_empty: true }
+        DemoConfig {
+            seed_when_empty: true,
+        }
     }
 }
 
@@ -222,7 +224,12 @@ pub struct ConfigError {
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
     (line, col)
 }
 
@@ -302,40 +309,82 @@ impl Config {
         };
         let s = &self.server;
         if s.max_body_bytes < 1024 {
-            err("server", "max_body_bytes", "max_body_bytes must be at least 1024".into());
+            err(
+                "server",
+                "max_body_bytes",
+                "max_body_bytes must be at least 1024".into(),
+            );
         }
         if s.header_read_timeout_secs == 0 || s.tls_handshake_timeout_secs == 0 {
-            err("server", "header_read_timeout_secs", "timeouts must be at least 1 second".into());
+            err(
+                "server",
+                "header_read_timeout_secs",
+                "timeouts must be at least 1 second".into(),
+            );
         }
         if s.max_connections == 0 {
-            err("server", "max_connections", "max_connections must be at least 1".into());
+            err(
+                "server",
+                "max_connections",
+                "max_connections must be at least 1".into(),
+            );
         }
         if s.identity_name.trim().is_empty() {
-            err("server", "identity_name", "identity_name must not be empty".into());
+            err(
+                "server",
+                "identity_name",
+                "identity_name must not be empty".into(),
+            );
         }
         if Some(s.listen) == s.plaintext_listen {
-            err("server", "plaintext_listen", "plaintext_listen must differ from listen".into());
+            err(
+                "server",
+                "plaintext_listen",
+                "plaintext_listen must differ from listen".into(),
+            );
         }
         if self.auth.failed_attempts_per_minute == 0 {
-            err("auth", "failed_attempts_per_minute", "failed_attempts_per_minute must be at least 1".into());
+            err(
+                "auth",
+                "failed_attempts_per_minute",
+                "failed_attempts_per_minute must be at least 1".into(),
+            );
         }
         for (name, t) in &self.tiers {
             let sec = format!("tiers.{name}");
-            if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-                err(&sec, "", format!("tier name '{name}' may hold only letters, digits, '-' and '_'"));
+            if !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                err(
+                    &sec,
+                    "",
+                    format!("tier name '{name}' may hold only letters, digits, '-' and '_'"),
+                );
             }
             if t.requests_per_minute == 0 || t.requests_per_day == 0 {
-                err(&sec, "requests_per_minute", format!("tier '{name}': request limits must be at least 1"));
+                err(
+                    &sec,
+                    "requests_per_minute",
+                    format!("tier '{name}': request limits must be at least 1"),
+                );
             }
             if t.lookback_days == 0 {
-                err(&sec, "lookback_days", format!("tier '{name}': lookback_days must be at least 1"));
+                err(
+                    &sec,
+                    "lookback_days",
+                    format!("tier '{name}': lookback_days must be at least 1"),
+                );
             }
             for sc in &t.scopes {
                 if !ALL_SCOPES.contains(&sc.as_str()) {
                     err(
                         &sec,
                         "scopes",
-                        format!("tier '{name}': unknown scope '{sc}' (known: {})", ALL_SCOPES.join(", ")),
+                        format!(
+                            "tier '{name}': unknown scope '{sc}' (known: {})",
+                            ALL_SCOPES.join(", ")
+                        ),
                     );
                 }
             }
@@ -360,7 +409,11 @@ impl Config {
 
 /// The commented config `iocd init` writes. Every value shown is the default.
 pub fn template(data_dir: &Path) -> String {
-    let dd = data_dir.display().to_string().replace('\\', "\\\\").replace('"', "\\\"");
+    let dd = data_dir
+        .display()
+        .to_string()
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"");
     format!(
         r#"# iocd configuration. Every key is optional; the values shown are the defaults.
 # Check it with: iocd check-config --config <this file>
@@ -421,7 +474,11 @@ scopes = [{all}]
 seed_when_empty = true
 "#,
         scopes = ALL_SCOPES.join(", "),
-        all = ALL_SCOPES.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ")
+        all = ALL_SCOPES
+            .iter()
+            .map(|s| format!("\"{s}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
     )
 }
 

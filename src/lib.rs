@@ -13,4 +13,6 @@ pub mod export;
 pub mod http;
 pub mod import;
 pub mod ioc;
+pub mod ops;
 pub mod store;
+pub mod taxii;

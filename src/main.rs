@@ -38,14 +38,21 @@ enum Cmd {
     Export(cli::export_cmd::ExportArgs),
     /// Print IOC counts by type and source.
     Stats(cli::stats_cmd::StatsArgs),
-    /// Create, list and revoke API keys.
+    /// Create, list, revoke and rotate API keys.
     Keys(cli::keys_cmd::KeysArgs),
     /// Validate a config file and explain each error with its line.
     CheckConfig(cli::check_config_cmd::CheckConfigArgs),
+    /// Write a consistent backup of the store (online while serving, or offline).
+    Backup(cli::backup_cmd::BackupArgs),
+    /// Restore a backup into a data directory (server stopped).
+    Restore(cli::restore_cmd::RestoreArgs),
+    /// Check the store's indexes against its records; --repair fixes them.
+    Verify(cli::verify_cmd::VerifyArgs),
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("IOCD_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("IOCD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -68,6 +75,9 @@ fn main() {
         Cmd::Stats(a) => cli::stats_cmd::run(a),
         Cmd::Keys(a) => cli::keys_cmd::run(a),
         Cmd::CheckConfig(a) => cli::check_config_cmd::run(a),
+        Cmd::Backup(a) => cli::backup_cmd::run(a),
+        Cmd::Restore(a) => cli::restore_cmd::run(a),
+        Cmd::Verify(a) => cli::verify_cmd::run(a),
     };
     match res {
         Ok(code) => std::process::exit(code),

@@ -19,7 +19,13 @@ enum Place {
     Basic,
 }
 
-fn send(s: &Server, method: &hyper::Method, path: &str, key: Option<&str>, place: Place) -> reqwest::blocking::Response {
+fn send(
+    s: &Server,
+    method: &hyper::Method,
+    path: &str,
+    key: Option<&str>,
+    place: Place,
+) -> reqwest::blocking::Response {
     let path = path.replace("{id}", "00000000-0000-0000-0000-000000000000");
     let mut url = s.url(&path);
     let m = reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap();
@@ -31,7 +37,10 @@ fn send(s: &Server, method: &hyper::Method, path: &str, key: Option<&str>, place
             Place::Basic => rb = rb.basic_auth("taxii", Some(k)),
             Place::Query => {
                 url = format!("{url}?api_key={k}");
-                rb = s.client.request(reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap(), &url);
+                rb = s.client.request(
+                    reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap(),
+                    &url,
+                );
             }
         }
     }
@@ -40,7 +49,10 @@ fn send(s: &Server, method: &hyper::Method, path: &str, key: Option<&str>, place
 
 #[test]
 fn auth_matrix_over_every_route() {
-    let s = Server::start_with("[auth]\nfailed_attempts_per_minute = 100000\n", &[("iocs-only", "pro", Some("read:iocs"))]);
+    let s = Server::start_with(
+        "[auth]\nfailed_attempts_per_minute = 100000\n",
+        &[("iocs-only", "pro", Some("read:iocs"))],
+    );
     let malformed = "sk_live_nothex_short";
     let unknown = "sk_live_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
     for r in ROUTES {
@@ -51,16 +63,28 @@ fn auth_matrix_over_every_route() {
         };
         // The stats-only key lacks every scope but read:stats; for the
         // stats route use a key holding only read:iocs.
-        let wrong = if scope == "read:stats" { s.extra("iocs-only").to_string() } else { s.keys.stats_only.clone() };
+        let wrong = if scope == "read:stats" {
+            s.extra("iocs-only").to_string()
+        } else {
+            s.keys.stats_only.clone()
+        };
         let wrong = &wrong;
-        let right = if scope == "admin" || scope == "write:iocs" { &s.keys.admin } else { &s.keys.pro };
+        let right = if scope == "admin" || scope == "write:iocs" {
+            &s.keys.admin
+        } else {
+            &s.keys.pro
+        };
         let resp = send(&s, &r.method, r.pattern, None, Place::Bearer);
         assert_eq!(resp.status(), 401, "{} {} no key", r.method, r.pattern);
         let v: Value = resp.json().unwrap();
         assert_eq!(code(&v), "missing_api_key");
         for place in [Place::Bearer, Place::XApiKey, Place::Query, Place::Basic] {
             let ctx = format!("{} {} {place:?}", r.method, r.pattern);
-            for (key, want) in [(malformed, "malformed"), (unknown, "unknown"), (s.keys.revoked.as_str(), "revoked")] {
+            for (key, want) in [
+                (malformed, "malformed"),
+                (unknown, "unknown"),
+                (s.keys.revoked.as_str(), "revoked"),
+            ] {
                 let resp = send(&s, &r.method, r.pattern, Some(key), place);
                 assert_eq!(resp.status(), 401, "{ctx} {want}");
                 let v: Value = resp.json().unwrap();
@@ -76,8 +100,14 @@ fn auth_matrix_over_every_route() {
             assert!(v["error"]["details"]["your_scopes"].is_array(), "{ctx}");
             let resp = send(&s, &r.method, r.pattern, Some(right), place);
             let st = resp.status().as_u16();
-            assert!(st != 401 && st != 403 && st != 429 && st < 500, "{ctx} right scope got {st}");
-            assert!(resp.headers().contains_key("x-ratelimit-remaining"), "{ctx}");
+            assert!(
+                st != 401 && st != 403 && st != 429 && st < 500,
+                "{ctx} right scope got {st}"
+            );
+            assert!(
+                resp.headers().contains_key("x-ratelimit-remaining"),
+                "{ctx}"
+            );
         }
     }
 }
@@ -89,9 +119,15 @@ fn free_tier_cannot_export_and_lookback_is_clamped() {
     assert_eq!(r.status(), 403);
     let v: Value = r.json().unwrap();
     assert_eq!(v["error"]["details"]["required_scope"], "read:stix");
-    assert_eq!(v["error"]["details"]["your_scopes"], json!(["read:articles", "read:iocs", "read:stats"]));
+    assert_eq!(
+        v["error"]["details"]["your_scopes"],
+        json!(["read:articles", "read:iocs", "read:stats"])
+    );
     // JSON listing works for free, and `since` a year ago is clamped to 1 day.
-    let v = s.json("/api/v1/iocs?since=2020-01-01T00:00:00Z&limit=5", &s.keys.free);
+    let v = s.json(
+        "/api/v1/iocs?since=2020-01-01T00:00:00Z&limit=5",
+        &s.keys.free,
+    );
     assert_eq!(v["count"], 5);
     assert!(v["next_cursor"].is_string());
 }
@@ -108,11 +144,18 @@ fn rate_limit_counts_down_denies_and_refills() {
         assert_eq!(r.status(), 200, "request {i}");
         let h = r.headers();
         assert_eq!(h["x-ratelimit-limit"], "60");
-        let rem: u32 = h["x-ratelimit-remaining"].to_str().unwrap().parse().unwrap();
+        let rem: u32 = h["x-ratelimit-remaining"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         // Tokens refill continuously (1/s), so remaining may be a little above the count.
         assert!(rem >= 59 - i && rem <= 59 - i + 3, "remaining {rem} at {i}");
         let reset: u64 = h["x-ratelimit-reset"].to_str().unwrap().parse().unwrap();
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
         assert!(reset >= now && reset <= now + 61);
     }
     // Drain whatever refilled meanwhile, then expect a 429.
@@ -131,7 +174,10 @@ fn rate_limit_counts_down_denies_and_refills() {
     assert_eq!(code(&v), "rate_limit_exceeded");
     assert_eq!(v["error"]["details"]["limit"], 60);
     assert_eq!(v["error"]["details"]["tier"], "tiny");
-    assert!(v["error"]["details"]["reset_at"].as_str().unwrap().ends_with('Z'));
+    assert!(v["error"]["details"]["reset_at"]
+        .as_str()
+        .unwrap()
+        .ends_with('Z'));
     std::thread::sleep(Duration::from_millis(1100));
     assert_eq!(s.get("/api/v1/iocs?limit=1", &key).status(), 200);
 }
@@ -161,7 +207,12 @@ fn errors_use_the_envelope_with_request_id() {
     assert_eq!(v["error"]["request_id"], rid);
     assert!(rid.starts_with("req_"));
 
-    let r = s.client.put(s.url("/api/v1/iocs")).bearer_auth(&s.keys.pro).send().unwrap();
+    let r = s
+        .client
+        .put(s.url("/api/v1/iocs"))
+        .bearer_auth(&s.keys.pro)
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 405);
     assert_eq!(r.headers()["allow"], "GET, POST");
 
@@ -170,22 +221,51 @@ fn errors_use_the_envelope_with_request_id() {
     let v: Value = r.json().unwrap();
     assert_eq!(code(&v), "invalid_parameter");
     assert_eq!(v["error"]["details"]["parameter"], "limit");
-    for (q, p) in [("type=cidr", "type"), ("since=yesterday", "since"), ("cursor=zzz", "cursor"), ("min_confidence=101", "min_confidence")] {
-        let v: Value = s.get(&format!("/api/v1/iocs?{q}"), &s.keys.pro).json().unwrap();
+    for (q, p) in [
+        ("type=cidr", "type"),
+        ("since=yesterday", "since"),
+        ("cursor=zzz", "cursor"),
+        ("min_confidence=101", "min_confidence"),
+    ] {
+        let v: Value = s
+            .get(&format!("/api/v1/iocs?{q}"), &s.keys.pro)
+            .json()
+            .unwrap();
         assert_eq!(v["error"]["details"]["parameter"], p, "{q}");
     }
     let r = s.get("/api/v1/iocs/stix?tlp=purple", &s.keys.pro);
     assert_eq!(r.status(), 400);
 
     let big = "a".repeat(4096);
-    let r = s.client.post(s.url("/api/v1/iocs")).bearer_auth(&s.keys.admin).header("content-type", "text/plain").body(big).send().unwrap();
+    let r = s
+        .client
+        .post(s.url("/api/v1/iocs"))
+        .bearer_auth(&s.keys.admin)
+        .header("content-type", "text/plain")
+        .body(big)
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 413);
     assert_eq!(code(&r.json().unwrap()), "payload_too_large");
 
-    let r = s.client.post(s.url("/api/v1/iocs")).bearer_auth(&s.keys.admin).header("content-type", "application/json").body("{not json").send().unwrap();
+    let r = s
+        .client
+        .post(s.url("/api/v1/iocs"))
+        .bearer_auth(&s.keys.admin)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(code(&r.json().unwrap()), "invalid_body");
-    let r = s.client.post(s.url("/api/v1/iocs")).bearer_auth(&s.keys.admin).header("content-type", "image/png").body("x").send().unwrap();
+    let r = s
+        .client
+        .post(s.url("/api/v1/iocs"))
+        .bearer_auth(&s.keys.admin)
+        .header("content-type", "image/png")
+        .body("x")
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 415);
 }
 
@@ -199,21 +279,50 @@ fn tls_only_and_curl_trusts_the_generated_ca() {
     assert_eq!(code(&r.json().unwrap()), "tls_required");
     // curl with --cacert.
     let out = std::process::Command::new("curl")
-        .args(["-sS", "--cacert", s.ca().to_str().unwrap(), "-H", &format!("X-API-Key: {}", s.keys.pro), &s.url("/api/v1/stats")])
+        .args([
+            "-sS",
+            "--cacert",
+            s.ca().to_str().unwrap(),
+            "-H",
+            &format!("X-API-Key: {}", s.keys.pro),
+            &s.url("/api/v1/stats"),
+        ])
         .output()
         .expect("curl installed");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["total"].as_u64().unwrap() > 0);
     // TLS 1.1 is refused.
     let out = std::process::Command::new("curl")
-        .args(["-sS", "--cacert", s.ca().to_str().unwrap(), "--tlsv1.1", "--tls-max", "1.1", &s.url("/api/v1/health")])
+        .args([
+            "-sS",
+            "--cacert",
+            s.ca().to_str().unwrap(),
+            "--tlsv1.1",
+            "--tls-max",
+            "1.1",
+            &s.url("/api/v1/health"),
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
     // HTTP/2 by ALPN.
     let out = std::process::Command::new("curl")
-        .args(["-sS", "--http2", "-o", "/dev/null", "-w", "%{http_version}", "--cacert", s.ca().to_str().unwrap(), &s.url("/api/v1/health")])
+        .args([
+            "-sS",
+            "--http2",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_version}",
+            "--cacert",
+            s.ca().to_str().unwrap(),
+            &s.url("/api/v1/health"),
+        ])
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "2");
@@ -233,19 +342,37 @@ fn ingest_list_delete_and_restart() {
     let r = s.post_json("/api/v1/iocs", &s.keys.admin, &body);
     assert_eq!(r.status(), 200);
     let v: Value = r.json().unwrap();
-    assert_eq!((v["new"].as_u64(), v["rejected"].as_u64()), (Some(3), Some(3)), "{v}");
-    let idx: Vec<u64> = v["errors"].as_array().unwrap().iter().map(|e| e["index"].as_u64().unwrap()).collect();
+    assert_eq!(
+        (v["new"].as_u64(), v["rejected"].as_u64()),
+        (Some(3), Some(3)),
+        "{v}"
+    );
+    let idx: Vec<u64> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["index"].as_u64().unwrap())
+        .collect();
     assert_eq!(idx, vec![1, 4, 5]);
 
     // text/plain, one per line, with a comment and a duplicate.
-    let r = s.client.post(s.url("/api/v1/iocs")).bearer_auth(&s.keys.admin).header("content-type", "text/plain")
-        .body("# feed\n198.51.100.77\nbad..domain\n2001:DB8:0:0:0:0:ABCD:5\n").send().unwrap();
+    let r = s
+        .client
+        .post(s.url("/api/v1/iocs"))
+        .bearer_auth(&s.keys.admin)
+        .header("content-type", "text/plain")
+        .body("# feed\n198.51.100.77\nbad..domain\n2001:DB8:0:0:0:0:ABCD:5\n")
+        .send()
+        .unwrap();
     let v: Value = r.json().unwrap();
     assert_eq!(v["new"], 1, "{v}");
     assert_eq!(v["unchanged"], 1, "{v}");
     assert_eq!(v["rejected"], 1, "{v}");
 
-    let v = s.json("/api/v1/iocs?type=ipv4&source=api&min_confidence=80", &s.keys.pro);
+    let v = s.json(
+        "/api/v1/iocs?type=ipv4&source=api&min_confidence=80",
+        &s.keys.pro,
+    );
     assert_eq!(v["count"], 1);
     let rec = &v["data"][0];
     assert_eq!(rec["value"], "198.51.100.77");
@@ -255,7 +382,10 @@ fn ingest_list_delete_and_restart() {
     let id = rec["id"].as_str().unwrap().to_string();
 
     // CSV: formula injection neutralized, RFC 4180 quoting.
-    let csv = s.get("/api/v1/iocs/csv?type=ipv4&source=api", &s.keys.pro).text().unwrap();
+    let csv = s
+        .get("/api/v1/iocs/csv?type=ipv4&source=api", &s.keys.pro)
+        .text()
+        .unwrap();
     assert!(csv.contains("'=HYPERLINK"), "{csv}");
     assert!(csv.starts_with("id,type,value"));
 
@@ -272,7 +402,9 @@ fn ingest_list_delete_and_restart() {
             None => break,
         }
     }
-    let total = s.json("/api/v1/stats", &s.keys.pro)["total"].as_u64().unwrap();
+    let total = s.json("/api/v1/stats", &s.keys.pro)["total"]
+        .as_u64()
+        .unwrap();
     assert_eq!(seen.len() as u64, total);
 
     // Lookup with a defanged value.
@@ -281,53 +413,110 @@ fn ingest_list_delete_and_restart() {
     assert_eq!(v["ioc"]["id"], id.as_str());
     assert_eq!(v["risk"]["score"], 90);
     assert_eq!(v["mitre_techniques"][0]["name"], "Web Protocols");
-    assert_eq!(v["mitre_techniques"][0]["tactics"], json!(["command-and-control"]));
-    assert!(v["hunting_queries"]["splunk"].as_str().unwrap().contains("dest_ip=\"198.51.100.77\""));
+    assert_eq!(
+        v["mitre_techniques"][0]["tactics"],
+        json!(["command-and-control"])
+    );
+    assert!(v["hunting_queries"]["splunk"]
+        .as_str()
+        .unwrap()
+        .contains("dest_ip=\"198.51.100.77\""));
     let v = s.json("/api/v1/lookup?value=never-seen.example.org", &s.keys.free);
-    assert_eq!((v["found"].as_bool(), v["type"].as_str()), (Some(false), Some("domain")));
+    assert_eq!(
+        (v["found"].as_bool(), v["type"].as_str()),
+        (Some(false), Some("domain"))
+    );
     assert!(v["risk"].is_null());
-    assert!(v["hunting_queries"]["elastic_kql"].as_str().unwrap().starts_with("dns.question.name : \"never-seen.example.org\""));
-    assert_eq!(s.get("/api/v1/lookup?value=999.1.1.1", &s.keys.free).status(), 400);
+    assert!(v["hunting_queries"]["elastic_kql"]
+        .as_str()
+        .unwrap()
+        .starts_with("dns.question.name : \"never-seen.example.org\""));
+    assert_eq!(
+        s.get("/api/v1/lookup?value=999.1.1.1", &s.keys.free)
+            .status(),
+        400
+    );
 
     // Delete as false positive: 410 afterwards and re-submission suppressed.
-    let r = s.client.delete(s.url(&format!("/api/v1/iocs/{id}?reason=fp"))).bearer_auth(&s.keys.admin).send().unwrap();
+    let r = s
+        .client
+        .delete(s.url(&format!("/api/v1/iocs/{id}?reason=fp")))
+        .bearer_auth(&s.keys.admin)
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(s.get(&format!("/api/v1/iocs/{id}"), &s.keys.pro).status(), 410);
-    let v: Value = s.post_json("/api/v1/iocs", &s.keys.admin, &json!(["198.51.100.77"])).json().unwrap();
+    assert_eq!(
+        s.get(&format!("/api/v1/iocs/{id}"), &s.keys.pro).status(),
+        410
+    );
+    let v: Value = s
+        .post_json("/api/v1/iocs", &s.keys.admin, &json!(["198.51.100.77"]))
+        .json()
+        .unwrap();
     assert_eq!(v["suppressed"], 1);
 
     // Keys over the API: create, use, revoke (immediate).
-    let r = s.post_json("/api/v1/keys", &s.keys.admin, &json!({"name": "siem", "tier": "pro", "scopes": ["read:iocs"]}));
+    let r = s.post_json(
+        "/api/v1/keys",
+        &s.keys.admin,
+        &json!({"name": "siem", "tier": "pro", "scopes": ["read:iocs"]}),
+    );
     assert_eq!(r.status(), 201);
     let k: Value = r.json().unwrap();
     let newkey = k["key"].as_str().unwrap().to_string();
     assert_eq!(s.get("/api/v1/iocs?limit=1", &newkey).status(), 200);
-    let r = s.client.delete(s.url(&format!("/api/v1/keys/{}", k["id"].as_str().unwrap()))).bearer_auth(&s.keys.admin).send().unwrap();
+    let r = s
+        .client
+        .delete(s.url(&format!("/api/v1/keys/{}", k["id"].as_str().unwrap())))
+        .bearer_auth(&s.keys.admin)
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(s.get("/api/v1/iocs?limit=1", &newkey).status(), 401);
     let listed = s.json("/api/v1/keys", &s.keys.admin);
     assert!(listed.to_string().find("\"hash\"").is_none());
 
     // Restart: keys and IOCs persist.
-    let md5_id = iocd::ioc::indicator_id(iocd::ioc::IocType::Md5, "d41d8cd98f00b204e9800998ecf8427e");
+    let md5_id =
+        iocd::ioc::indicator_id(iocd::ioc::IocType::Md5, "d41d8cd98f00b204e9800998ecf8427e");
     assert_eq!(s.stop(), Some(0));
     s.spawn();
     let v = s.json(&format!("/api/v1/iocs/{md5_id}"), &s.keys.pro);
     assert_eq!(v["value"], "d41d8cd98f00b204e9800998ecf8427e");
-    assert_eq!(s.get(&format!("/api/v1/iocs/{id}"), &s.keys.pro).status(), 410);
+    assert_eq!(
+        s.get(&format!("/api/v1/iocs/{id}"), &s.keys.pro).status(),
+        410
+    );
     assert_eq!(s.get("/api/v1/iocs?limit=1", &newkey).status(), 401);
 }
 
 #[test]
 fn health_openapi_and_basic_auth() {
     let s = Server::start();
-    let v: Value = s.client.get(s.url("/api/v1/health")).send().unwrap().json().unwrap();
+    let v: Value = s
+        .client
+        .get(s.url("/api/v1/health"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     assert_eq!(v["status"], "ok");
-    let doc: Value = s.client.get(s.url("/api/openapi.json")).send().unwrap().json().unwrap();
+    let doc: Value = s
+        .client
+        .get(s.url("/api/openapi.json"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     assert_eq!(doc["openapi"], "3.0.3");
     assert!(doc["paths"]["/api/v1/iocs/stix"]["get"].is_object());
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("user:{}", s.keys.pro));
-    let r = s.client.get(s.url("/api/v1/stats")).header("authorization", format!("Basic {basic}")).send().unwrap();
+    let r = s
+        .client
+        .get(s.url("/api/v1/stats"))
+        .header("authorization", format!("Basic {basic}"))
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 200);
 }
 
@@ -335,7 +524,11 @@ fn health_openapi_and_basic_auth() {
 fn cli_check_config_reports_lines() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("bad.toml");
-    std::fs::write(&p, "[server]\nlisten = \"localhost:80\"\n[tiers.x]\nrequests_per_minute = 1\n").unwrap();
+    std::fs::write(
+        &p,
+        "[server]\nlisten = \"localhost:80\"\n[tiers.x]\nrequests_per_minute = 1\n",
+    )
+    .unwrap();
     let (code, _, err) = iocd(&["check-config", "--config", p.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(err.contains("bad.toml:2:10"), "{err}");

@@ -89,8 +89,14 @@ fn each_bad_file_fails_alone_and_the_rest_imports() {
     // MISP nor STIX are listed as skipped, with the reason; named
     // explicitly they are read (and fail or reject lines).
     assert_eq!(s.files_skipped, 2);
-    assert!(s.skipped_files[1].path.ends_with("unknown.json"), "{:?}", s.skipped_files);
-    assert!(s.skipped_files[1].reason.contains("unknown JSON format (top-level keys: duvelDetails)"));
+    assert!(
+        s.skipped_files[1].path.ends_with("unknown.json"),
+        "{:?}",
+        s.skipped_files
+    );
+    assert!(s.skipped_files[1]
+        .reason
+        .contains("unknown JSON format (top-level keys: duvelDetails)"));
     assert!(s.skipped_files[0].path.ends_with("single_10mb_line.txt"));
     assert!(
         s.skipped_files[0]

@@ -217,7 +217,11 @@ fn whole_eset_directory() {
         .iter()
         .find(|f| f.path.ends_with("dnsbirthday/rqz-dnsduvel_blocklist.json"))
         .expect("the blocklist is listed as skipped");
-    assert!(duvel.reason.starts_with("unknown JSON format"), "{}", duvel.reason);
+    assert!(
+        duvel.reason.starts_with("unknown JSON format"),
+        "{}",
+        duvel.reason
+    );
 
     // Every other JSON file is a MISP event, and every attribute of a
     // supported type is accepted (the Zebrocy URL with spaces in its path

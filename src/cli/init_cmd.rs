@@ -27,25 +27,43 @@ pub struct InitArgs {
 /// it); everything else to stderr.
 pub fn run(args: &InitArgs) -> Result<i32> {
     if args.config.exists() && !args.force {
-        bail!("{} already exists; use --force to overwrite it, or --config to write elsewhere", args.config.display());
+        bail!(
+            "{} already exists; use --force to overwrite it, or --config to write elsewhere",
+            args.config.display()
+        );
     }
-    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
     let dd = std::fs::canonicalize(&args.data_dir).unwrap_or_else(|_| args.data_dir.clone());
     let mut text = crate::config::template(&dd);
     if !args.names.is_empty() {
-        let list = args.names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ");
+        let list = args
+            .names
+            .iter()
+            .map(|n| format!("{n:?}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         text = text.replace("extra_names = []", &format!("extra_names = [{list}]"));
     }
     if let Some(dir) = args.config.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(&args.config, &text).with_context(|| format!("writing {}", args.config.display()))?;
+    std::fs::write(&args.config, &text)
+        .with_context(|| format!("writing {}", args.config.display()))?;
     let cfg = load_config(Some(&args.config), None)?;
-    let (ca, cert, key) = (cfg.data_path(&cfg.tls.ca), cfg.data_path(&cfg.tls.cert), cfg.data_path(&cfg.tls.key));
+    let (ca, cert, key) = (
+        cfg.data_path(&cfg.tls.ca),
+        cfg.data_path(&cfg.tls.cert),
+        cfg.data_path(&cfg.tls.key),
+    );
     ensure_certificates(&ca, &cert, &key, &cfg.tls.extra_names)?;
     let store = open_store(&cfg.storage.data_dir)?;
     eprintln!("Wrote {}", args.config.display());
-    eprintln!("TLS certificate {} (clients trust {})", cert.display(), ca.display());
+    eprintln!(
+        "TLS certificate {} (clients trust {})",
+        cert.display(),
+        ca.display()
+    );
     match ensure_admin_key(&store)? {
         Some(k) => {
             eprintln!("Admin API key (shown only this once):");

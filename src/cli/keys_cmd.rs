@@ -1,4 +1,4 @@
-//! `iocd keys create|list|revoke` (server stopped; while it runs, use
+//! `iocd keys create|list|revoke|rotate` (server stopped; while it runs, use
 //! `/api/v1/keys`).
 
 use super::setup::{load_config, open_store};
@@ -39,6 +39,9 @@ pub enum KeysCmd {
     },
     /// Revoke a key by id.
     Revoke { id: String },
+    /// Give a key a new secret (same id, name, tier and scopes); prints
+    /// only the new key on stdout. The old secret stops working.
+    Rotate { id: String },
 }
 
 fn ts(m: Option<i64>) -> String {
@@ -54,13 +57,26 @@ pub fn run(args: &KeysArgs) -> Result<i32> {
     match &args.cmd {
         KeysCmd::Create { name, tier, scopes } => {
             let Some(t) = cfg.tiers.get(tier) else {
-                bail!("unknown tier '{tier}'; configured tiers: {}", cfg.tiers.keys().cloned().collect::<Vec<_>>().join(", "));
+                bail!(
+                    "unknown tier '{tier}'; configured tiers: {}",
+                    cfg.tiers.keys().cloned().collect::<Vec<_>>().join(", ")
+                );
             };
-            let scopes = if scopes.is_empty() { t.scopes.clone() } else { scopes.clone() };
+            let scopes = if scopes.is_empty() {
+                t.scopes.clone()
+            } else {
+                scopes.clone()
+            };
             let scopes = check_scopes(&scopes)?;
             let (key, rec) = new_key(name, tier, scopes)?;
             store.put_key(&rec)?;
-            eprintln!("created key id {} name '{}' tier {} scopes {}", rec.id, rec.name, rec.tier, rec.scopes.join(","));
+            eprintln!(
+                "created key id {} name '{}' tier {} scopes {}",
+                rec.id,
+                rec.name,
+                rec.tier,
+                rec.scopes.join(",")
+            );
             println!("{key}");
         }
         KeysCmd::List { json } => {
@@ -69,11 +85,37 @@ pub fn run(args: &KeysArgs) -> Result<i32> {
                 let v: Vec<_> = keys.iter().map(crate::http::handlers::key_json).collect();
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                println!("{:<16}  {:<20}  {:<6}  {:<20}  {:<20}  scopes", "id", "name", "tier", "created", "revoked");
+                println!(
+                    "{:<16}  {:<20}  {:<6}  {:<20}  {:<20}  scopes",
+                    "id", "name", "tier", "created", "revoked"
+                );
                 for k in keys {
-                    println!("{:<16}  {:<20}  {:<6}  {:<20}  {:<20}  {}", k.id, k.name, k.tier, ts(Some(k.created)), ts(k.revoked), k.scopes.join(","));
+                    println!(
+                        "{:<16}  {:<20}  {:<6}  {:<20}  {:<20}  {}",
+                        k.id,
+                        k.name,
+                        k.tier,
+                        ts(Some(k.created)),
+                        ts(k.revoked),
+                        k.scopes.join(",")
+                    );
                 }
             }
+        }
+        KeysCmd::Rotate { id } => {
+            let Some(k) = store.get_key(id)? else {
+                bail!("no key with id '{id}' (see `iocd keys list`)");
+            };
+            if k.revoked.is_some() {
+                bail!("key {id} is revoked; create a new key instead (iocd keys create)");
+            }
+            let (key, rec) = crate::apikeys::rotate_key(&k)?;
+            store.put_key(&rec)?;
+            eprintln!(
+                "rotated key id {} name '{}' tier {}: the old secret no longer works",
+                rec.id, rec.name, rec.tier
+            );
+            println!("{key}");
         }
         KeysCmd::Revoke { id } => {
             let Some(mut k) = store.get_key(id)? else {
@@ -87,6 +129,12 @@ pub fn run(args: &KeysArgs) -> Result<i32> {
                 eprintln!("revoked key {id}");
             }
         }
+    }
+    // Run as root on a stopped appliance: leave the store to its owner.
+    drop(store);
+    let dd = &cfg.storage.data_dir;
+    if let Err(e) = crate::ops::match_owner(&super::setup::store_dir(dd), dd) {
+        eprintln!("warning: could not restore the owner of the store: {e}");
     }
     Ok(0)
 }

@@ -2,11 +2,14 @@
 //! exposes a clap `Args` struct plus `run(args) -> anyhow::Result<i32>`
 //! (the process exit code).
 
+pub mod backup_cmd;
 pub mod check_config_cmd;
 pub mod export_cmd;
+pub mod import_cmd;
 pub mod init_cmd;
 pub mod keys_cmd;
+pub mod restore_cmd;
 pub mod serve_cmd;
 pub mod setup;
-pub mod import_cmd;
 pub mod stats_cmd;
+pub mod verify_cmd;

@@ -14,7 +14,10 @@ pub fn load_config(path: Option<&Path>, data_dir: Option<&Path>) -> Result<Confi
         for e in &errs {
             eprintln!("error: {e}");
         }
-        anyhow!("the configuration has {} error(s); fix them and try again (iocd check-config)", errs.len())
+        anyhow!(
+            "the configuration has {} error(s); fix them and try again (iocd check-config)",
+            errs.len()
+        )
     })?;
     if let Some(d) = data_dir {
         cfg.storage.data_dir = d.to_path_buf();
@@ -30,7 +33,8 @@ pub fn store_dir(data_dir: &Path) -> PathBuf {
 /// Opens the store in `data_dir/store`, creating the directory. A store
 /// held by a running server gets an explanation instead of a sled error.
 pub fn open_store(data_dir: &Path) -> Result<Store> {
-    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
     Store::open(&store_dir(data_dir)).map_err(|e| {
         anyhow!(
             "{e}\nhint: if `iocd serve` is running on this data directory, stop it first, or use the HTTP API \

@@ -36,20 +36,37 @@ pub fn hunting_queries(t: IocType, value: &str) -> HuntingQueries {
     let q = quoted(value);
     let splunk = (!h.splunk.is_empty()).then(|| {
         let terms: Vec<String> = h.splunk.iter().map(|f| format!("{f}={q}")).collect();
-        format!("index=* ({}) | table _time, index, sourcetype, {}", terms.join(" OR "), h.splunk.join(", "))
+        format!(
+            "index=* ({}) | table _time, index, sourcetype, {}",
+            terms.join(" OR "),
+            h.splunk.join(", ")
+        )
     });
     let sentinel_kql = (!h.sentinel.is_empty()).then(|| {
         let parts: Vec<String> = h
             .sentinel
             .iter()
             .map(|(table, col)| {
-                let op = if t == IocType::MitreAttack { "has" } else { "=~" };
+                let op = if t == IocType::MitreAttack {
+                    "has"
+                } else {
+                    "=~"
+                };
                 format!("({table} | where {col} {op} {q})")
             })
             .collect();
-        format!("union isfuzzy=true {}\n| where TimeGenerated > ago(30d)", parts.join(", "))
+        format!(
+            "union isfuzzy=true {}\n| where TimeGenerated > ago(30d)",
+            parts.join(", ")
+        )
     });
-    let elastic_kql = (!h.ecs.is_empty()).then(|| h.ecs.iter().map(|f| format!("{f} : {q}")).collect::<Vec<_>>().join(" or "));
+    let elastic_kql = (!h.ecs.is_empty()).then(|| {
+        h.ecs
+            .iter()
+            .map(|f| format!("{f} : {q}"))
+            .collect::<Vec<_>>()
+            .join(" or ")
+    });
     HuntingQueries {
         splunk,
         sentinel_kql,
@@ -68,11 +85,21 @@ mod tests {
             h.splunk.as_deref(),
             Some("index=* (src_ip=\"1.2.3.4\" OR dest_ip=\"1.2.3.4\" OR src=\"1.2.3.4\" OR dest=\"1.2.3.4\") | table _time, index, sourcetype, src_ip, dest_ip, src, dest")
         );
-        assert_eq!(h.elastic_kql.as_deref(), Some("source.ip : \"1.2.3.4\" or destination.ip : \"1.2.3.4\""));
-        assert!(h.sentinel_kql.unwrap().starts_with("union isfuzzy=true (CommonSecurityLog | where DestinationIP =~ \"1.2.3.4\")"));
+        assert_eq!(
+            h.elastic_kql.as_deref(),
+            Some("source.ip : \"1.2.3.4\" or destination.ip : \"1.2.3.4\"")
+        );
+        assert!(h.sentinel_kql.unwrap().starts_with(
+            "union isfuzzy=true (CommonSecurityLog | where DestinationIP =~ \"1.2.3.4\")"
+        ));
         let u = hunting_queries(IocType::Url, "http://x.com/a\"b\\c");
         assert_eq!(u.elastic_kql.as_deref(), Some("url.full : \"http://x.com/a\\\"b\\\\c\" or url.original : \"http://x.com/a\\\"b\\\\c\""));
-        assert!(hunting_queries(IocType::Sha512, &"a".repeat(128)).sentinel_kql.is_none());
-        assert!(hunting_queries(IocType::MitreAttack, "T1071").sentinel_kql.unwrap().contains("Techniques has \"T1071\""));
+        assert!(hunting_queries(IocType::Sha512, &"a".repeat(128))
+            .sentinel_kql
+            .is_none());
+        assert!(hunting_queries(IocType::MitreAttack, "T1071")
+            .sentinel_kql
+            .unwrap()
+            .contains("Techniques has \"T1071\""));
     }
 }

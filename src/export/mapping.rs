@@ -76,6 +76,40 @@ pub struct TypeMapping {
     pub cef_signature: &'static str,
     /// Where SIEMs keep this kind of value, for hunting queries.
     pub hunt: Hunt,
+    /// The Sigma log source and field that see this kind of value (`None`:
+    /// no standard log source, so no rule).
+    pub sigma: Option<SigmaTarget>,
+}
+
+/// A Sigma rule target (Sigma taxonomy: log source category and field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SigmaTarget {
+    /// `logsource.category`.
+    pub category: &'static str,
+    /// `logsource.product`, when the field is product-specific.
+    pub product: Option<&'static str>,
+    /// Detection field, with modifiers (`Hashes|contains`).
+    pub field: &'static str,
+    /// Text before the value (Sysmon's `Hashes` holds `SHA256=<hex>`).
+    pub value_prefix: &'static str,
+    /// What the rule detects, for its title.
+    pub what: &'static str,
+}
+
+const fn sigma(
+    category: &'static str,
+    product: Option<&'static str>,
+    field: &'static str,
+    value_prefix: &'static str,
+    what: &'static str,
+) -> Option<SigmaTarget> {
+    Some(SigmaTarget {
+        category,
+        product,
+        field,
+        value_prefix,
+        what,
+    })
 }
 
 /// Field names per SIEM for hunting queries (see [`super::hunting`]):
@@ -90,7 +124,11 @@ pub struct Hunt {
 
 const HUNT_IP: Hunt = Hunt {
     splunk: &["src_ip", "dest_ip", "src", "dest"],
-    sentinel: &[("CommonSecurityLog", "DestinationIP"), ("CommonSecurityLog", "SourceIP"), ("DeviceNetworkEvents", "RemoteIP")],
+    sentinel: &[
+        ("CommonSecurityLog", "DestinationIP"),
+        ("CommonSecurityLog", "SourceIP"),
+        ("DeviceNetworkEvents", "RemoteIP"),
+    ],
     ecs: &["source.ip", "destination.ip"],
 };
 const HUNT_DOMAIN: Hunt = Hunt {
@@ -100,7 +138,10 @@ const HUNT_DOMAIN: Hunt = Hunt {
 };
 const HUNT_URL: Hunt = Hunt {
     splunk: &["url"],
-    sentinel: &[("CommonSecurityLog", "RequestURL"), ("DeviceNetworkEvents", "RemoteUrl")],
+    sentinel: &[
+        ("CommonSecurityLog", "RequestURL"),
+        ("DeviceNetworkEvents", "RemoteUrl"),
+    ],
     ecs: &["url.full", "url.original"],
 };
 const HUNT_MD5: Hunt = Hunt {
@@ -110,12 +151,18 @@ const HUNT_MD5: Hunt = Hunt {
 };
 const HUNT_SHA1: Hunt = Hunt {
     splunk: &["file_hash", "sha1"],
-    sentinel: &[("DeviceFileEvents", "SHA1"), ("DeviceProcessEvents", "SHA1")],
+    sentinel: &[
+        ("DeviceFileEvents", "SHA1"),
+        ("DeviceProcessEvents", "SHA1"),
+    ],
     ecs: &["file.hash.sha1", "process.hash.sha1"],
 };
 const HUNT_SHA256: Hunt = Hunt {
     splunk: &["file_hash", "sha256"],
-    sentinel: &[("DeviceFileEvents", "SHA256"), ("DeviceProcessEvents", "SHA256")],
+    sentinel: &[
+        ("DeviceFileEvents", "SHA256"),
+        ("DeviceProcessEvents", "SHA256"),
+    ],
     ecs: &["file.hash.sha256", "process.hash.sha256"],
 };
 const HUNT_SHA512: Hunt = Hunt {
@@ -125,7 +172,10 @@ const HUNT_SHA512: Hunt = Hunt {
 };
 const HUNT_EMAIL: Hunt = Hunt {
     splunk: &["src_user", "sender", "recipient"],
-    sentinel: &[("EmailEvents", "SenderFromAddress"), ("EmailEvents", "RecipientEmailAddress")],
+    sentinel: &[
+        ("EmailEvents", "SenderFromAddress"),
+        ("EmailEvents", "RecipientEmailAddress"),
+    ],
     ecs: &["email.from.address", "email.to.address"],
 };
 const HUNT_CVE: Hunt = Hunt {
@@ -197,6 +247,13 @@ pub const TABLE: [TypeMapping; 11] = [
         openioc: term("PortItem", "PortItem/remoteIP", "IP"),
         cef_signature: "ioc:ipv4",
         hunt: HUNT_IP,
+        sigma: sigma(
+            "network_connection",
+            None,
+            "DestinationIp",
+            "",
+            "Network Connections to Malicious IP Addresses",
+        ),
     },
     TypeMapping {
         ioc_type: IocType::Ipv6,
@@ -207,6 +264,13 @@ pub const TABLE: [TypeMapping; 11] = [
         openioc: term("PortItem", "PortItem/remoteIP", "IP"),
         cef_signature: "ioc:ipv6",
         hunt: HUNT_IP,
+        sigma: sigma(
+            "network_connection",
+            None,
+            "DestinationIp",
+            "",
+            "Network Connections to Malicious IP Addresses",
+        ),
     },
     TypeMapping {
         ioc_type: IocType::Domain,
@@ -217,6 +281,13 @@ pub const TABLE: [TypeMapping; 11] = [
         openioc: term("DnsEntryItem", "DnsEntryItem/Host", "string"),
         cef_signature: "ioc:domain",
         hunt: HUNT_DOMAIN,
+        sigma: sigma(
+            "dns",
+            None,
+            "query",
+            "",
+            "DNS Queries for Malicious Domains",
+        ),
     },
     TypeMapping {
         ioc_type: IocType::Url,
@@ -227,6 +298,7 @@ pub const TABLE: [TypeMapping; 11] = [
         openioc: term("UrlHistoryItem", "UrlHistoryItem/URL", "string"),
         cef_signature: "ioc:url",
         hunt: HUNT_URL,
+        sigma: sigma("proxy", None, "c-uri", "", "Requests to Malicious URLs"),
     },
     TypeMapping {
         ioc_type: IocType::Md5,
@@ -237,6 +309,13 @@ pub const TABLE: [TypeMapping; 11] = [
         openioc: term("FileItem", "FileItem/Md5sum", "md5"),
         cef_signature: "ioc:md5",
         hunt: HUNT_MD5,
+        sigma: sigma(
+            "process_creation",
+            Some("windows"),
+            "Hashes|contains",
+            "MD5=",
+            "Execution of Malicious Files by Hash",
+        ),
     },
     TypeMapping {
         ioc_type: IocType::Sha1,
@@ -247,6 +326,13 @@ pub const TABLE: [TypeMapping; 11] = [
         openioc: term("FileItem", "FileItem/Sha1sum", "sha1"),
         cef_signature: "ioc:sha1",
         hunt: HUNT_SHA1,
+        sigma: sigma(
+            "process_creation",
+            Some("windows"),
+            "Hashes|contains",
+            "SHA1=",
+            "Execution of Malicious Files by Hash",
+        ),
     },
     TypeMapping {
         ioc_type: IocType::Sha256,
@@ -257,6 +343,13 @@ pub const TABLE: [TypeMapping; 11] = [
         openioc: term("FileItem", "FileItem/Sha256sum", "sha256"),
         cef_signature: "ioc:sha256",
         hunt: HUNT_SHA256,
+        sigma: sigma(
+            "process_creation",
+            Some("windows"),
+            "Hashes|contains",
+            "SHA256=",
+            "Execution of Malicious Files by Hash",
+        ),
     },
     TypeMapping {
         ioc_type: IocType::Sha512,
@@ -267,6 +360,7 @@ pub const TABLE: [TypeMapping; 11] = [
         openioc: None,
         cef_signature: "ioc:sha512",
         hunt: HUNT_SHA512,
+        sigma: None,
     },
     TypeMapping {
         ioc_type: IocType::Email,
@@ -277,6 +371,7 @@ pub const TABLE: [TypeMapping; 11] = [
         openioc: term("Email", "Email/From", "string"),
         cef_signature: "ioc:email",
         hunt: HUNT_EMAIL,
+        sigma: None,
     },
     TypeMapping {
         ioc_type: IocType::Cve,
@@ -287,6 +382,7 @@ pub const TABLE: [TypeMapping; 11] = [
         openioc: None,
         cef_signature: "ioc:cve",
         hunt: HUNT_CVE,
+        sigma: None,
     },
     TypeMapping {
         ioc_type: IocType::MitreAttack,
@@ -297,6 +393,7 @@ pub const TABLE: [TypeMapping; 11] = [
         openioc: None,
         cef_signature: "ioc:mitre_attack",
         hunt: HUNT_ATTACK,
+        sigma: None,
     },
 ];
 

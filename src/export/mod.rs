@@ -32,6 +32,7 @@ pub mod json;
 pub mod mapping;
 pub mod misp;
 pub mod openioc;
+pub mod sigma;
 pub mod stix;
 
 pub use cef::{write_cef, CefOptions};

@@ -58,14 +58,19 @@ fn sha256(s: &str) -> [u8; 32] {
 /// `api_key` query parameter. `Ok(None)` when none is present.
 pub fn extract_key(parts: &Parts, query_key: Option<&str>) -> Result<Option<String>, ApiError> {
     if let Some(v) = parts.headers.get(hyper::header::AUTHORIZATION) {
-        let v = v.to_str().map_err(|_| ApiError::invalid_key("malformed"))?.trim();
+        let v = v
+            .to_str()
+            .map_err(|_| ApiError::invalid_key("malformed"))?
+            .trim();
         let (scheme, rest) = v.split_once(' ').unwrap_or((v, ""));
         let rest = rest.trim();
         if scheme.eq_ignore_ascii_case("bearer") {
             return Ok(Some(rest.to_string()));
         }
         if scheme.eq_ignore_ascii_case("basic") {
-            let raw = STANDARD.decode(rest).map_err(|_| ApiError::invalid_key("malformed"))?;
+            let raw = STANDARD
+                .decode(rest)
+                .map_err(|_| ApiError::invalid_key("malformed"))?;
             let text = String::from_utf8(raw).map_err(|_| ApiError::invalid_key("malformed"))?;
             let pass = text.split_once(':').map(|(_, p)| p).unwrap_or(&text);
             return Ok(Some(pass.to_string()));
@@ -169,20 +174,30 @@ impl Authenticator {
 
     /// Drops a key from the cache so a revocation takes effect at once.
     pub fn forget(&self, key_id: &str) {
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).remove(key_id);
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key_id);
     }
 }
 
 /// The principal for a verified record under the configured tiers. An
 /// unknown tier (removed from the config) gets no scopes and the strictest
 /// limits, so the key fails closed.
-pub fn principal(rec: &ApiKeyRecord, tiers: &std::collections::BTreeMap<String, TierConfig>) -> Principal {
+pub fn principal(
+    rec: &ApiKeyRecord,
+    tiers: &std::collections::BTreeMap<String, TierConfig>,
+) -> Principal {
     let (limits, scopes) = match tiers.get(&rec.tier) {
         Some(t) => {
             let s: Vec<String> = if rec.scopes.iter().any(|s| s == "admin") {
                 rec.scopes.clone()
             } else {
-                rec.scopes.iter().filter(|s| t.scopes.contains(s)).cloned().collect()
+                rec.scopes
+                    .iter()
+                    .filter(|s| t.scopes.contains(s))
+                    .cloned()
+                    .collect()
             };
             (t.clone(), s)
         }

@@ -47,8 +47,12 @@ impl ApiError {
     /// 400 `invalid_parameter` naming the parameter.
     pub fn invalid_parameter(name: &str, message: impl Into<String>) -> ApiError {
         let m = message.into();
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", format!("Invalid value for parameter '{name}': {m}"))
-            .with_details(json!({"parameter": name, "reason": m}))
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            format!("Invalid value for parameter '{name}': {m}"),
+        )
+        .with_details(json!({"parameter": name, "reason": m}))
     }
 
     /// 400 `invalid_body`.
@@ -63,7 +67,10 @@ impl ApiError {
             "missing_api_key",
             "API key is required. Include it in the Authorization header as \"Bearer sk_live_...\"",
         )
-        .with_header("www-authenticate", "Bearer realm=\"iocd\", Basic realm=\"iocd\"".into())
+        .with_header(
+            "www-authenticate",
+            "Bearer realm=\"iocd\", Basic realm=\"iocd\"".into(),
+        )
     }
 
     /// 401 `invalid_api_key`; `reason` is `malformed`, `unknown` or `revoked`.
@@ -75,7 +82,10 @@ impl ApiError {
         };
         ApiError::new(StatusCode::UNAUTHORIZED, "invalid_api_key", msg)
             .with_details(json!({"reason": reason}))
-            .with_header("www-authenticate", "Bearer realm=\"iocd\", Basic realm=\"iocd\"".into())
+            .with_header(
+                "www-authenticate",
+                "Bearer realm=\"iocd\", Basic realm=\"iocd\"".into(),
+            )
     }
 
     /// 403 `insufficient_scope` with the spec's details.
@@ -84,8 +94,12 @@ impl ApiError {
         if !upgrade_url.is_empty() {
             d["upgrade_url"] = json!(upgrade_url);
         }
-        ApiError::new(StatusCode::FORBIDDEN, "insufficient_scope", format!("This endpoint requires the \"{required}\" scope"))
-            .with_details(d)
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            format!("This endpoint requires the \"{required}\" scope"),
+        )
+        .with_details(d)
     }
 
     /// 404 `not_found`.
@@ -109,7 +123,9 @@ impl ApiError {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
-            format!("The request body exceeds the {limit}-byte limit; split it into smaller batches."),
+            format!(
+                "The request body exceeds the {limit}-byte limit; split it into smaller batches."
+            ),
         )
         .with_details(json!({"max_body_bytes": limit}))
     }

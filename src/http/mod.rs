@@ -38,6 +38,8 @@ pub struct AppState {
     pub auth: Authenticator,
     pub limiter: Limiter,
     pub started: Instant,
+    /// TAXII 2.1 state (status resources, read-ahead pages).
+    pub taxii: crate::taxii::TaxiiState,
 }
 
 impl AppState {
@@ -49,6 +51,7 @@ impl AppState {
             config,
             limiter: Limiter::default(),
             started: Instant::now(),
+            taxii: crate::taxii::TaxiiState::default(),
         }
     }
 }
@@ -89,6 +92,19 @@ async fn gate(
     scope: &str,
     ip: IpAddr,
 ) -> Result<(Principal, Decision), (ApiError, Option<Decision>)> {
+    gate_any(state, req, params, &[scope], ip).await
+}
+
+/// [`gate`] for a route that any one of `scopes` opens (TAXII: POST takes
+/// `write:taxii` or `write:iocs`). The 403 names the first as required and
+/// lists all of them.
+pub(crate) async fn gate_any(
+    state: &AppState,
+    req: &hyper::http::request::Parts,
+    params: &params::Params,
+    scopes: &[&str],
+    ip: IpAddr,
+) -> Result<(Principal, Decision), (ApiError, Option<Decision>)> {
     let per_ip = state.config.auth.failed_attempts_per_minute;
     let now = Instant::now();
     let key = auth::extract_key(req, params.get("api_key")).map_err(|e| (e, None))?;
@@ -114,9 +130,12 @@ async fn gate(
         }
     };
     let p = auth::principal(&rec, &state.config.tiers);
-    let d = state
-        .limiter
-        .check(&p.key_id, p.limits.requests_per_minute, p.limits.requests_per_day, now);
+    let d = state.limiter.check(
+        &p.key_id,
+        p.limits.requests_per_minute,
+        p.limits.requests_per_day,
+        now,
+    );
     if !d.allowed {
         let reset_at = chrono::DateTime::from_timestamp(d.reset as i64, 0)
             .unwrap_or_default()
@@ -134,18 +153,35 @@ async fn gate(
         .with_header("retry-after", d.retry_after.to_string());
         return Err((e, Some(d)));
     }
-    if !crate::apikeys::grants(&p.scopes, scope) {
-        return Err((
-            ApiError::insufficient_scope(scope, &p.scopes, &state.config.server.upgrade_url),
-            Some(d),
-        ));
+    if !scopes.iter().any(|s| crate::apikeys::grants(&p.scopes, s)) {
+        let mut e = ApiError::insufficient_scope(
+            scopes.first().copied().unwrap_or("admin"),
+            &p.scopes,
+            &state.config.server.upgrade_url,
+        );
+        if scopes.len() > 1 {
+            e.message = format!(
+                "This endpoint requires one of the scopes {}",
+                scopes
+                    .iter()
+                    .map(|s| format!("\"{s}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            e.details["accepted_scopes"] = json!(scopes);
+        }
+        return Err((e, Some(d)));
     }
     Ok((p, d))
 }
 
 /// Serves one request: route, gate, handler, headers, log line. Never
 /// fails: every error becomes an envelope response.
-pub async fn handle(state: Arc<AppState>, peer: SocketAddr, req: Request<Incoming>) -> Result<Response<Body>, std::convert::Infallible> {
+pub async fn handle(
+    state: Arc<AppState>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, std::convert::Infallible> {
     let t0 = Instant::now();
     let rid = request_id();
     let method = req.method().clone();
@@ -154,9 +190,26 @@ pub async fn handle(state: Arc<AppState>, peer: SocketAddr, req: Request<Incomin
     let (parts, body) = req.into_parts();
     let mut key_id = String::new();
     let mut decision = None;
+    // TAXII 2.1 has its own routes, media types and error format; it shares
+    // authentication, rate limits, the request id and the log line.
+    if crate::taxii::owns(&path) {
+        let out = crate::taxii::handle(&state, peer.ip(), &rid, &path, &params, &parts, body).await;
+        return Ok(finish(
+            out.response,
+            out.decision.as_ref(),
+            &out.key_id,
+            &rid,
+            &method,
+            &path,
+            peer,
+            t0,
+        ));
+    }
     let result: Result<Response<Body>, ApiError> = async {
         match route(&parts.method, &path) {
-            Routed::NotFound => Err(ApiError::not_found(format!("No endpoint at {path}. See /api/openapi.json for the list."))),
+            Routed::NotFound => Err(ApiError::not_found(format!(
+                "No endpoint at {path}. See /api/openapi.json for the list."
+            ))),
             Routed::WrongMethod(allowed) => Err(ApiError::method_not_allowed(&allowed)),
             Routed::Found(rt, param) => {
                 let principal = match rt.scope {
@@ -185,17 +238,42 @@ pub async fn handle(state: Arc<AppState>, peer: SocketAddr, req: Request<Incomin
         }
     }
     .await;
-    let mut resp = match result {
+    let resp = match result {
         Ok(r) => r,
         Err(e) => e.into_response(&rid),
     };
-    if let Some(d) = &decision {
+    Ok(finish(
+        resp,
+        decision.as_ref(),
+        &key_id,
+        &rid,
+        &method,
+        &path,
+        peer,
+        t0,
+    ))
+}
+
+/// The tail of every request: rate-limit and request-id headers, no body
+/// for HEAD, the log line.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    mut resp: Response<Body>,
+    decision: Option<&Decision>,
+    key_id: &str,
+    rid: &str,
+    method: &hyper::Method,
+    path: &str,
+    peer: SocketAddr,
+    t0: Instant,
+) -> Response<Body> {
+    if let Some(d) = decision {
         set_rate_headers(&mut resp, d);
     }
-    if let Ok(v) = HeaderValue::from_str(&rid) {
+    if let Ok(v) = HeaderValue::from_str(rid) {
         resp.headers_mut().insert("x-request-id", v);
     }
-    if method == hyper::Method::HEAD {
+    if *method == hyper::Method::HEAD {
         *resp.body_mut() = Body::new(Bytes::new());
     }
     tracing::info!(
@@ -208,5 +286,5 @@ pub async fn handle(state: Arc<AppState>, peer: SocketAddr, req: Request<Incomin
         latency_ms = t0.elapsed().as_secs_f64() * 1000.0,
         "request"
     );
-    Ok(resp)
+    resp
 }

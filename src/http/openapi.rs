@@ -10,7 +10,10 @@ fn q(name: &str, desc: &str, schema: Value) -> Value {
 }
 
 fn types(with_attack: bool) -> Value {
-    let mut v: Vec<&str> = crate::ioc::IocType::ALL.iter().map(|t| t.as_str()).collect();
+    let mut v: Vec<&str> = crate::ioc::IocType::ALL
+        .iter()
+        .map(|t| t.as_str())
+        .collect();
     if !with_attack {
         v.retain(|t| *t != "mitre_attack");
     }
@@ -30,13 +33,37 @@ fn operation(h: Handler) -> (String, String, Vec<Value>, Value) {
     let ok_ct = |d: &str, ct: &str| json!({"200": {"description": d, "content": {ct: {"schema": {"type": "string"}}}}});
     let mut full = listing_params(true);
     full.extend([
-        q("until", "Upper time bound (exclusive, ISO 8601).", json!({"type": "string", "format": "date-time"})),
-        q("source", "Only IOCs reported by this source.", json!({"type": "string"})),
-        q("tag", "Only IOCs carrying this tag.", json!({"type": "string"})),
-        q("min_confidence", "Only IOCs with at least this confidence (0-100).", json!({"type": "integer", "minimum": 0, "maximum": 100})),
-        q("cursor", "Resume after the previous page (its next_cursor).", json!({"type": "string"})),
+        q(
+            "until",
+            "Upper time bound (exclusive, ISO 8601).",
+            json!({"type": "string", "format": "date-time"}),
+        ),
+        q(
+            "source",
+            "Only IOCs reported by this source.",
+            json!({"type": "string"}),
+        ),
+        q(
+            "tag",
+            "Only IOCs carrying this tag.",
+            json!({"type": "string"}),
+        ),
+        q(
+            "min_confidence",
+            "Only IOCs with at least this confidence (0-100).",
+            json!({"type": "integer", "minimum": 0, "maximum": 100}),
+        ),
+        q(
+            "cursor",
+            "Resume after the previous page (its next_cursor).",
+            json!({"type": "string"}),
+        ),
     ]);
-    let tlp = q("tlp", "Force a TLP level on every IOC.", json!({"type": "string", "enum": ["clear", "green", "amber", "amber+strict", "red"]}));
+    let tlp = q(
+        "tlp",
+        "Force a TLP level on every IOC.",
+        json!({"type": "string", "enum": ["clear", "green", "amber", "amber+strict", "red"]}),
+    );
     let id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}});
     match h {
         Handler::Health => ("Health check (no authentication)".into(), "Meta".into(), vec![], ok_json("Service status")),
@@ -72,6 +99,14 @@ fn operation(h: Handler) -> (String, String, Vec<Value>, Value) {
         }
         Handler::Cef => ("Export IOCs as CEF lines".into(), "Export Formats".into(), listing_params(true), ok_ct("One CEF:0 line per IOC", "text/plain")),
         Handler::OpenIoc => ("Export IOCs as an OpenIOC 1.1 document".into(), "Export Formats".into(), listing_params(true), ok_ct("OpenIOC 1.1 XML", "application/xml")),
+        Handler::Sigma => {
+            (
+                "Sigma detection rules (multi-document YAML: network_connection, dns, proxy, process_creation) for the selected IOCs".into(),
+                "Detection Rules".into(),
+                full.clone(),
+                ok_ct("Sigma rules", "application/yaml"),
+            )
+        }
         Handler::Stats => ("IOC statistics".into(), "Statistics".into(), vec![], ok_json("Totals by type")),
         Handler::Lookup => (
             "Look up one IOC (type auto-detected)".into(),
@@ -82,6 +117,98 @@ fn operation(h: Handler) -> (String, String, Vec<Value>, Value) {
         Handler::ListKeys => ("List API keys".into(), "API Keys".into(), vec![], ok_json("Key records (never secrets)")),
         Handler::CreateKey => ("Create an API key: {\"name\", \"tier\", \"scopes\"}".into(), "API Keys".into(), vec![], json!({"201": {"description": "The key (shown once) and its record"}})),
         Handler::RevokeKey => ("Revoke an API key (immediate)".into(), "API Keys".into(), vec![id], ok_json("The revoked key record")),
+        Handler::Metrics => ("Prometheus metrics (text format 0.0.4): requests by route and status, latency histogram, IOCs by type, store size, rate-limit rejections".into(), "Meta".into(), vec![], ok_ct("Prometheus text exposition", "text/plain; version=0.0.4")),
+    }
+}
+
+/// The TAXII 2.1 routes ([`crate::taxii::ROUTES`]): parameters, media
+/// types and TAXII error messages. `x-required-scope` is the first scope
+/// that opens the route, `x-accepted-scopes` all of them.
+fn taxii_paths(paths: &mut Map<String, Value>) {
+    use crate::taxii::{Endpoint, MEDIA_TAXII};
+    let path_param = |name: &str, desc: &str| json!({"name": name, "in": "path", "required": true, "description": desc, "schema": {"type": "string"}});
+    let text = |name: &str, desc: &str| q(name, desc, json!({"type": "string"}));
+    let paging = || {
+        vec![
+            q("added_after", "Only objects added (or last changed) strictly after this time; clamped to the tier lookback. Resume with X-TAXII-Date-Added-Last.", json!({"type": "string", "format": "date-time"})),
+            q("limit", "Objects per page (default and maximum 1000).", json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 1000})),
+            text("next", "The next value of the previous page (an opaque cursor)."),
+            text("match[version]", "last (default), first, all, or comma-separated timestamps (each object has one version: its modified)."),
+            text("match[spec_version]", "Comma-separated STIX versions; objects are 2.1."),
+        ]
+    };
+    for r in crate::taxii::ROUTES {
+        let mut params: Vec<Value> = Vec::new();
+        if r.pattern.contains("{status-id}") {
+            params.push(path_param(
+                "status-id",
+                "The id of the status resource a POST returned.",
+            ));
+        }
+        if r.pattern.contains("{id}") {
+            params.push(path_param(
+                "id",
+                "Collection id (a fixed UUIDv5) or alias (all, ipv4, ..., submissions).",
+            ));
+        }
+        if r.pattern.contains("{object-id}") {
+            params.push(path_param(
+                "object-id",
+                "A STIX id such as indicator--<uuid>.",
+            ));
+        }
+        match r.endpoint {
+            Endpoint::Objects | Endpoint::Manifest => {
+                params.extend(paging());
+                params.push(text("match[id]", "Comma-separated STIX ids."));
+                params.push(text("match[type]", "Comma-separated STIX types: indicator, vulnerability, attack-pattern, identity, marking-definition."));
+            }
+            Endpoint::Object | Endpoint::Versions => params.extend(paging()),
+            Endpoint::DeleteObject => params.push(text(
+                "reason",
+                "Why it was deleted (kept in the tombstone).",
+            )),
+            _ => {}
+        }
+        let ok = if r.endpoint == Endpoint::AddObjects {
+            "202"
+        } else {
+            "200"
+        };
+        let mut responses = json!({ok: {"description": r.summary, "content": {MEDIA_TAXII: {"schema": {"type": "object"}}}}});
+        let mut errors = vec![
+            ("400", "TaxiiBadRequest"),
+            ("401", "TaxiiUnauthorized"),
+            ("403", "TaxiiForbidden"),
+            ("404", "TaxiiNotFound"),
+            ("406", "TaxiiNotAcceptable"),
+            ("429", "TaxiiRateLimitExceeded"),
+        ];
+        if r.endpoint == Endpoint::AddObjects {
+            errors.extend([
+                ("413", "TaxiiPayloadTooLarge"),
+                ("415", "TaxiiUnsupportedMediaType"),
+            ]);
+        }
+        for (code, name) in errors {
+            responses[code] = json!({"$ref": format!("#/components/responses/{name}")});
+        }
+        let mut op = json!({
+            "summary": r.summary,
+            "tags": ["TAXII"],
+            "parameters": params,
+            "responses": responses,
+            "security": [{"BasicAuth": []}, {"BearerAuth": []}, {"ApiKeyAuth": []}, {"ApiKeyQuery": []}],
+            "x-required-scope": r.scopes.first().copied().unwrap_or("admin"),
+            "x-accepted-scopes": r.scopes,
+        });
+        if r.endpoint == Endpoint::AddObjects {
+            op["requestBody"] = json!({"required": true, "content": {MEDIA_TAXII: {"schema": {"type": "object", "properties": {"objects": {"type": "array", "items": {"type": "object"}}}}}}});
+        }
+        let entry = paths
+            .entry(r.pattern.to_string())
+            .or_insert_with(|| json!({}));
+        entry[r.method.as_str().to_ascii_lowercase()] = op;
     }
 }
 
@@ -92,9 +219,17 @@ pub fn document() -> Value {
     for r in ROUTES {
         let (summary, tag, params, mut responses) = operation(r.handler);
         if let Some(obj) = responses.as_object_mut() {
-            for (code, name) in [("400", "BadRequest"), ("401", "Unauthorized"), ("403", "Forbidden"), ("429", "RateLimitExceeded")] {
+            for (code, name) in [
+                ("400", "BadRequest"),
+                ("401", "Unauthorized"),
+                ("403", "Forbidden"),
+                ("429", "RateLimitExceeded"),
+            ] {
                 if r.scope.is_some() || code == "400" {
-                    obj.insert(code.into(), json!({"$ref": format!("#/components/responses/{name}")}));
+                    obj.insert(
+                        code.into(),
+                        json!({"$ref": format!("#/components/responses/{name}")}),
+                    );
                 }
             }
         }
@@ -106,17 +241,23 @@ pub fn document() -> Value {
             }
             None => op["security"] = json!([]),
         }
-        let entry = paths.entry(r.pattern.to_string()).or_insert_with(|| json!({}));
+        let entry = paths
+            .entry(r.pattern.to_string())
+            .or_insert_with(|| json!({}));
         entry[r.method.as_str().to_ascii_lowercase()] = op;
     }
+    taxii_paths(&mut paths);
     let err = json!({"$ref": "#/components/schemas/Error"});
-    let resp = |d: &str| json!({"description": d, "content": {"application/json": {"schema": err}}});
+    let resp =
+        |d: &str| json!({"description": d, "content": {"application/json": {"schema": err}}});
+    let taxii_err = json!({"$ref": "#/components/schemas/TaxiiError"});
+    let taxii_resp = |d: &str| json!({"description": d, "content": {crate::taxii::MEDIA_TAXII: {"schema": taxii_err}}});
     json!({
         "openapi": "3.0.3",
         "info": {
             "title": "SOC Defenders Threat Intelligence API (iocd on-prem)",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "IOC listing, STIX 2.1 / MISP / CEF / OpenIOC exports, lookup, statistics and API keys, served by iocd."
+            "description": "IOC listing, STIX 2.1 / MISP / CEF / OpenIOC exports, TAXII 2.1 collections, lookup, statistics and API keys, served by iocd."
         },
         "paths": paths,
         "components": {
@@ -125,12 +266,28 @@ pub fn document() -> Value {
                 "properties": {"error": {"type": "object", "required": ["code", "message", "request_id"], "properties": {
                     "code": {"type": "string"}, "message": {"type": "string"}, "details": {"type": "object"}, "request_id": {"type": "string"}
                 }}}
+            }, "TaxiiError": {
+                "type": "object", "required": ["title"],
+                "description": "TAXII 2.1 error message (section 3.6.1), on every /api/taxii2/ route.",
+                "properties": {
+                    "title": {"type": "string"}, "description": {"type": "string"}, "error_id": {"type": "string"},
+                    "error_code": {"type": "string"}, "http_status": {"type": "string"}, "external_details": {"type": "string"},
+                    "details": {"type": "object"}
+                }
             }},
             "responses": {
                 "BadRequest": resp("Invalid parameter or body (code invalid_parameter / invalid_body)"),
                 "Unauthorized": resp("Authentication required or invalid (missing_api_key / invalid_api_key)"),
                 "Forbidden": resp("Insufficient scope (insufficient_scope)"),
                 "RateLimitExceeded": resp("Rate limit exceeded (rate_limit_exceeded); see Retry-After"),
+                "TaxiiBadRequest": taxii_resp("Invalid parameter or body"),
+                "TaxiiUnauthorized": taxii_resp("Authentication required or invalid"),
+                "TaxiiForbidden": taxii_resp("Insufficient scope, or a collection that cannot be read / written"),
+                "TaxiiNotFound": taxii_resp("Unknown collection, object or status resource"),
+                "TaxiiNotAcceptable": taxii_resp("Accept admits no application/taxii+json;version=2.1"),
+                "TaxiiPayloadTooLarge": taxii_resp("Body beyond max_content_length"),
+                "TaxiiUnsupportedMediaType": taxii_resp("Content-Type is not application/taxii+json;version=2.1"),
+                "TaxiiRateLimitExceeded": taxii_resp("Rate limit exceeded; see Retry-After"),
             },
             "securitySchemes": {
                 "BearerAuth": {"type": "http", "scheme": "bearer"},
@@ -154,5 +311,32 @@ mod tests {
             assert!(op.is_object(), "{} {} missing", r.method, r.pattern);
             assert_eq!(op["x-required-scope"].as_str(), r.scope, "{}", r.pattern);
         }
+    }
+
+    #[test]
+    fn every_taxii_route_is_documented() {
+        let d = document();
+        for r in crate::taxii::ROUTES {
+            let op = &d["paths"][r.pattern][r.method.as_str().to_ascii_lowercase()];
+            assert!(op.is_object(), "{} {} missing", r.method, r.pattern);
+            assert_eq!(op["tags"][0], "TAXII", "{}", r.pattern);
+            assert_eq!(op["x-accepted-scopes"], json!(r.scopes), "{}", r.pattern);
+            for p in r.pattern.split('/').filter(|s| s.starts_with('{')) {
+                let name = p.trim_matches(|c| c == '{' || c == '}');
+                assert!(
+                    op["parameters"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|x| x["name"] == name && x["in"] == "path"),
+                    "{} {name}",
+                    r.pattern
+                );
+            }
+            for code in ["401", "403", "406"] {
+                assert!(op["responses"][code].is_object(), "{} {code}", r.pattern);
+            }
+        }
+        assert!(d["components"]["schemas"]["TaxiiError"].is_object());
     }
 }

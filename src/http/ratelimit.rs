@@ -112,7 +112,9 @@ impl Limiter {
             )
         });
         // Tier limits may have changed with a config reload: rebuild buckets.
-        if entry.0.capacity != f64::from(per_minute.max(1)) || entry.1.capacity != f64::from(per_day.max(1)) {
+        if entry.0.capacity != f64::from(per_minute.max(1))
+            || entry.1.capacity != f64::from(per_day.max(1))
+        {
             *entry = (
                 Bucket::new(per_minute, Duration::from_secs(60), now),
                 Bucket::new(per_day, Duration::from_secs(86_400), now),
@@ -171,19 +173,26 @@ impl Limiter {
             // Forget addresses whose budget has fully recovered.
             m.retain(|_, b| !b.is_full(now));
         }
-        let b = m.entry(ip).or_insert_with(|| Bucket::new(per_minute, Duration::from_secs(60), now));
+        let b = m
+            .entry(ip)
+            .or_insert_with(|| Bucket::new(per_minute, Duration::from_secs(60), now));
         b.try_take(now);
     }
 
     /// Seconds until `ip` may try again.
     pub fn auth_retry_after(&self, ip: IpAddr) -> u64 {
         let m = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        m.get(&ip).map(|b| b.secs_to_one().ceil().max(1.0) as u64).unwrap_or(1)
+        m.get(&ip)
+            .map(|b| b.secs_to_one().ceil().max(1.0) as u64)
+            .unwrap_or(1)
     }
 
     /// Forgets a key's buckets (key revoked).
     pub fn forget(&self, key_id: &str) {
-        self.keys.lock().unwrap_or_else(|p| p.into_inner()).remove(key_id);
+        self.keys
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key_id);
     }
 }
 

@@ -18,11 +18,13 @@ pub enum Handler {
     Misp,
     Cef,
     OpenIoc,
+    Sigma,
     Stats,
     Lookup,
     ListKeys,
     CreateKey,
     RevokeKey,
+    Metrics,
 }
 
 /// One endpoint. `scope: None` means no authentication (health, OpenAPI).
@@ -35,7 +37,12 @@ pub struct Route {
     pub handler: Handler,
 }
 
-const fn r(method: Method, pattern: &'static str, scope: Option<&'static str>, handler: Handler) -> Route {
+const fn r(
+    method: Method,
+    pattern: &'static str,
+    scope: Option<&'static str>,
+    handler: Handler,
+) -> Route {
     Route {
         method,
         pattern,
@@ -48,20 +55,102 @@ const fn r(method: Method, pattern: &'static str, scope: Option<&'static str>, h
 pub const ROUTES: &[Route] = &[
     r(Method::GET, "/api/v1/health", None, Handler::Health),
     r(Method::GET, "/api/openapi.json", None, Handler::OpenApi),
-    r(Method::GET, "/api/v1/iocs", Some("read:iocs"), Handler::ListIocs),
-    r(Method::POST, "/api/v1/iocs", Some("write:iocs"), Handler::PostIocs),
-    r(Method::GET, "/api/v1/iocs/csv", Some("read:iocs"), Handler::ListIocsCsv),
-    r(Method::GET, "/api/v1/iocs/stix", Some("read:stix"), Handler::Stix),
-    r(Method::GET, "/api/v1/iocs/misp", Some("read:misp"), Handler::Misp),
-    r(Method::GET, "/api/v1/iocs/cef", Some("read:cef"), Handler::Cef),
-    r(Method::GET, "/api/v1/iocs/openioc", Some("read:openioc"), Handler::OpenIoc),
-    r(Method::GET, "/api/v1/iocs/{id}", Some("read:iocs"), Handler::GetIoc),
-    r(Method::DELETE, "/api/v1/iocs/{id}", Some("admin"), Handler::DeleteIoc),
-    r(Method::GET, "/api/v1/stats", Some("read:stats"), Handler::Stats),
-    r(Method::GET, "/api/v1/lookup", Some("read:iocs"), Handler::Lookup),
-    r(Method::GET, "/api/v1/keys", Some("admin"), Handler::ListKeys),
-    r(Method::POST, "/api/v1/keys", Some("admin"), Handler::CreateKey),
-    r(Method::DELETE, "/api/v1/keys/{id}", Some("admin"), Handler::RevokeKey),
+    r(
+        Method::GET,
+        "/api/v1/iocs",
+        Some("read:iocs"),
+        Handler::ListIocs,
+    ),
+    r(
+        Method::POST,
+        "/api/v1/iocs",
+        Some("write:iocs"),
+        Handler::PostIocs,
+    ),
+    r(
+        Method::GET,
+        "/api/v1/iocs/csv",
+        Some("read:iocs"),
+        Handler::ListIocsCsv,
+    ),
+    r(
+        Method::GET,
+        "/api/v1/iocs/stix",
+        Some("read:stix"),
+        Handler::Stix,
+    ),
+    r(
+        Method::GET,
+        "/api/v1/iocs/misp",
+        Some("read:misp"),
+        Handler::Misp,
+    ),
+    r(
+        Method::GET,
+        "/api/v1/iocs/cef",
+        Some("read:cef"),
+        Handler::Cef,
+    ),
+    r(
+        Method::GET,
+        "/api/v1/iocs/openioc",
+        Some("read:openioc"),
+        Handler::OpenIoc,
+    ),
+    r(
+        Method::GET,
+        "/api/v1/rules/sigma",
+        Some("read:rules"),
+        Handler::Sigma,
+    ),
+    r(
+        Method::GET,
+        "/api/v1/iocs/{id}",
+        Some("read:iocs"),
+        Handler::GetIoc,
+    ),
+    r(
+        Method::DELETE,
+        "/api/v1/iocs/{id}",
+        Some("admin"),
+        Handler::DeleteIoc,
+    ),
+    r(
+        Method::GET,
+        "/api/v1/stats",
+        Some("read:stats"),
+        Handler::Stats,
+    ),
+    r(
+        Method::GET,
+        "/api/v1/lookup",
+        Some("read:iocs"),
+        Handler::Lookup,
+    ),
+    r(
+        Method::GET,
+        "/api/v1/keys",
+        Some("admin"),
+        Handler::ListKeys,
+    ),
+    r(
+        Method::POST,
+        "/api/v1/keys",
+        Some("admin"),
+        Handler::CreateKey,
+    ),
+    r(
+        Method::DELETE,
+        "/api/v1/keys/{id}",
+        Some("admin"),
+        Handler::RevokeKey,
+    ),
+    r(
+        Method::GET,
+        "/metrics",
+        Some("read:stats"),
+        Handler::Metrics,
+    ),
 ];
 
 /// Matches `path` against `pattern`; returns the `{param}` value (one at
@@ -106,7 +195,11 @@ pub enum Routed {
 /// Finds the route for `method` + `path` (a trailing slash is ignored).
 /// Literal segments win over `{param}` ones because literal rows come first.
 pub fn route(method: &Method, path: &str) -> Routed {
-    let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
+    let path = if path.len() > 1 {
+        path.trim_end_matches('/')
+    } else {
+        path
+    };
     let mut allowed = Vec::new();
     let mut matched_literal: Option<&str> = None;
     for rt in ROUTES {
@@ -142,7 +235,9 @@ mod tests {
             _ => panic!(),
         }
         match route(&Method::GET, "/api/v1/iocs/abc/") {
-            Routed::Found(r, p) => assert_eq!((r.handler, p.as_deref()), (Handler::GetIoc, Some("abc"))),
+            Routed::Found(r, p) => {
+                assert_eq!((r.handler, p.as_deref()), (Handler::GetIoc, Some("abc")))
+            }
             _ => panic!(),
         }
         match route(&Method::PUT, "/api/v1/iocs") {
@@ -154,6 +249,9 @@ mod tests {
             _ => panic!(),
         }
         assert!(matches!(route(&Method::GET, "/nope"), Routed::NotFound));
-        assert!(matches!(route(&Method::GET, "/api/v1/iocs/a/b"), Routed::NotFound));
+        assert!(matches!(
+            route(&Method::GET, "/api/v1/iocs/a/b"),
+            Routed::NotFound
+        ));
     }
 }

@@ -27,7 +27,9 @@ fn builder(state: &AppState) -> Builder<TokioExecutor> {
     let mut b = Builder::new(TokioExecutor::new());
     b.http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(state.config.server.header_read_timeout_secs))
+        .header_read_timeout(Duration::from_secs(
+            state.config.server.header_read_timeout_secs,
+        ))
         .keep_alive(true);
     b.http2()
         .timer(TokioTimer::new())
@@ -68,7 +70,9 @@ pub async fn run(
                 Err(e) => { tracing::warn!(error = %e, "accept failed"); tokio::time::sleep(Duration::from_millis(50)).await; continue; }
             },
         };
-        let Ok(permit) = limit.clone().acquire_owned().await else { break };
+        let Ok(permit) = limit.clone().acquire_owned().await else {
+            break;
+        };
         let _ = stream.set_nodelay(true);
         let state = state.clone();
         let tls = tls.clone();
@@ -77,11 +81,33 @@ pub async fn run(
             let _permit = permit;
             let svc = {
                 let state = state.clone();
-                service_fn(move |req| handle(state.clone(), peer, req))
+                service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    // Metrics see every response, TAXII's included.
+                    let (t0, method, path) = (
+                        std::time::Instant::now(),
+                        req.method().clone(),
+                        req.uri().path().to_string(),
+                    );
+                    let resp = handle(state.clone(), peer, req);
+                    async move {
+                        let resp = resp.await;
+                        if let Ok(r) = &resp {
+                            super::handlers::metrics::observe(
+                                &method,
+                                &path,
+                                r.status().as_u16(),
+                                t0.elapsed(),
+                            );
+                        }
+                        resp
+                    }
+                })
             };
             let b = builder(&state);
             if is_tls {
-                let Some(stream) = tls_handshake(stream, &tls, handshake, peer).await else { return };
+                let Some(stream) = tls_handshake(stream, &tls, handshake, peer).await else {
+                    return;
+                };
                 let conn = b.serve_connection(TokioIo::new(stream), svc);
                 let _ = watcher.watch(conn.into_owned()).await;
             } else {
@@ -93,8 +119,14 @@ pub async fn run(
     drop(tls_listener);
     drop(plain);
     let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
-    tracing::info!("shutting down: waiting up to {}s for in-flight requests", grace.as_secs());
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+    tracing::info!(
+        "shutting down: waiting up to {}s for in-flight requests",
+        grace.as_secs()
+    );
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("grace period over; closing remaining connections");
     }
 }

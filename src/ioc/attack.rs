@@ -46,7 +46,11 @@ fn index() -> &'static Index {
         });
         Index {
             version: t.attack_version,
-            by_id: t.techniques.into_iter().map(|x| (x.id.clone(), x)).collect(),
+            by_id: t
+                .techniques
+                .into_iter()
+                .map(|x| (x.id.clone(), x))
+                .collect(),
         }
     })
 }
@@ -65,7 +69,10 @@ pub fn version() -> &'static str {
 pub fn url_for(id: &str) -> String {
     match technique(id) {
         Some(t) => t.url.clone(),
-        None => format!("https://attack.mitre.org/techniques/{}", id.replace('.', "/")),
+        None => format!(
+            "https://attack.mitre.org/techniques/{}",
+            id.replace('.', "/")
+        ),
     }
 }
 
@@ -81,6 +88,9 @@ mod tests {
         assert_eq!(t.name, "Web Protocols");
         assert_eq!(t.tactics, vec!["command-and-control".to_string()]);
         assert!(technique("T9999").is_none());
-        assert_eq!(url_for("T9999.001"), "https://attack.mitre.org/techniques/T9999/001");
+        assert_eq!(
+            url_for("T9999.001"),
+            "https://attack.mitre.org/techniques/T9999/001"
+        );
     }
 }

@@ -102,7 +102,12 @@ impl FromStr for IocType {
     /// Accepts the API names plus common aliases (`ip`→ipv4 is *not* guessed;
     /// `sha-256`, `sha_256`, `hostname`, `email-addr`, `attack`, `technique`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let t = match s.trim().to_ascii_lowercase().replace(['-', ' '], "_").as_str() {
+        let t = match s
+            .trim()
+            .to_ascii_lowercase()
+            .replace(['-', ' '], "_")
+            .as_str()
+        {
             "ipv4" | "ipv4_addr" | "ip4" => IocType::Ipv4,
             "ipv6" | "ipv6_addr" | "ip6" => IocType::Ipv6,
             "domain" | "domain_name" | "hostname" | "fqdn" => IocType::Domain,
@@ -168,7 +173,13 @@ pub enum Tlp {
 
 impl Tlp {
     /// Every level, least restrictive first.
-    pub const ALL: [Tlp; 5] = [Tlp::Clear, Tlp::Green, Tlp::Amber, Tlp::AmberStrict, Tlp::Red];
+    pub const ALL: [Tlp; 5] = [
+        Tlp::Clear,
+        Tlp::Green,
+        Tlp::Amber,
+        Tlp::AmberStrict,
+        Tlp::Red,
+    ];
 
     /// `clear`, `green`, `amber`, `amber+strict`, `red`.
     pub fn as_str(self) -> &'static str {
@@ -273,7 +284,8 @@ impl Indicator {
 
     /// The TLP to export with: the explicit one, else the confidence default.
     pub fn effective_tlp(&self) -> Tlp {
-        self.tlp.unwrap_or_else(|| Tlp::from_confidence(self.confidence))
+        self.tlp
+            .unwrap_or_else(|| Tlp::from_confidence(self.confidence))
     }
 }
 

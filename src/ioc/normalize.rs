@@ -113,7 +113,11 @@ fn guess(s: &str) -> Result<Normalized, IocError> {
         }
     }
     if looks_like_dotted_numbers(s) {
-        return Err(invalid(IocType::Ipv4, s, "octets must be 0-255 in dotted-quad form"));
+        return Err(invalid(
+            IocType::Ipv4,
+            s,
+            "octets must be 0-255 in dotted-quad form",
+        ));
     }
     match normalize_domain(s) {
         Ok(d) => Ok(Normalized {
@@ -142,20 +146,29 @@ fn as_type(s: &str, t: IocType) -> Result<Normalized, IocError> {
             if s.contains('/') {
                 return Err(invalid(t, s, "CIDR ranges are not single IOCs"));
             }
-            let ip: Ipv4Addr = s
-                .parse()
-                .map_err(|_| invalid(t, s, "octets must be 0-255 in dotted-quad form, no leading zeros"))?;
+            let ip: Ipv4Addr = s.parse().map_err(|_| {
+                invalid(
+                    t,
+                    s,
+                    "octets must be 0-255 in dotted-quad form, no leading zeros",
+                )
+            })?;
             ok(ip.to_string(), ipv4_reserved(ip))
         }
         IocType::Ipv6 => {
-            let inner = s.strip_prefix('[').and_then(|x| x.strip_suffix(']')).unwrap_or(s);
+            let inner = s
+                .strip_prefix('[')
+                .and_then(|x| x.strip_suffix(']'))
+                .unwrap_or(s);
             if inner.contains('/') {
                 return Err(invalid(t, s, "CIDR ranges are not single IOCs"));
             }
             if inner.contains('%') {
                 return Err(invalid(t, s, "zone ids are local to one host"));
             }
-            let ip: Ipv6Addr = inner.parse().map_err(|_| invalid(t, s, "not an IPv6 address"))?;
+            let ip: Ipv6Addr = inner
+                .parse()
+                .map_err(|_| invalid(t, s, "not an IPv6 address"))?;
             ok(ip.to_string(), ipv6_reserved(ip))
         }
         IocType::Domain => {
@@ -188,16 +201,27 @@ fn as_type(s: &str, t: IocType) -> Result<Normalized, IocError> {
             if local.is_empty() || local.len() > 64 {
                 return Err(invalid(t, s, "local part must be 1-64 bytes"));
             }
-            if local.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>' || c == '@') {
-                return Err(invalid(t, s, "local part has a space, control character, '<', '>' or '@'"));
+            if local
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>' || c == '@')
+            {
+                return Err(invalid(
+                    t,
+                    s,
+                    "local part has a space, control character, '<', '>' or '@'",
+                ));
             }
             let d = normalize_domain(domain).map_err(|r| invalid(t, s, r))?;
             ok(format!("{local}@{d}"), false)
         }
         IocType::Cve => {
             let u = s.to_ascii_uppercase();
-            let rest = u.strip_prefix("CVE-").ok_or_else(|| invalid(t, s, "must start with CVE-"))?;
-            let (year, num) = rest.split_once('-').ok_or_else(|| invalid(t, s, "form is CVE-YYYY-NNNN"))?;
+            let rest = u
+                .strip_prefix("CVE-")
+                .ok_or_else(|| invalid(t, s, "must start with CVE-"))?;
+            let (year, num) = rest
+                .split_once('-')
+                .ok_or_else(|| invalid(t, s, "form is CVE-YYYY-NNNN"))?;
             let digits = |x: &str| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit());
             if year.len() != 4 || !digits(year) || num.len() < 4 || num.len() > 19 || !digits(num) {
                 return Err(invalid(t, s, "form is CVE-YYYY-NNNN (4 or more digits)"));
@@ -250,7 +274,10 @@ pub(crate) fn normalize_domain(s: &str) -> Result<String, &'static str> {
         if label.is_empty() || label.len() > 63 {
             return Err("each label must be 1-63 characters");
         }
-        if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
             return Err("labels may hold only letters, digits, '-' and '_'");
         }
         if label.starts_with('-') || label.ends_with('-') {
@@ -286,8 +313,14 @@ fn normalize_url(s: &str) -> Result<(String, bool), IocError> {
     let t = IocType::Url;
     // Control characters (tabs, newlines) never; plain spaces only after the
     // host, where real payload URLs do carry them ("/DOVIDNIK - (2018).zip").
-    if s.chars().any(|c| c.is_control() || (c.is_whitespace() && c != ' ')) {
-        return Err(invalid(t, s, "URLs contain no tabs, newlines or control characters"));
+    if s.chars()
+        .any(|c| c.is_control() || (c.is_whitespace() && c != ' '))
+    {
+        return Err(invalid(
+            t,
+            s,
+            "URLs contain no tabs, newlines or control characters",
+        ));
     }
     let (scheme, rest) = match s.find("://") {
         Some(i) => (Some(&s[..i]), &s[i + 3..]),
@@ -297,9 +330,15 @@ fn normalize_url(s: &str) -> Result<(String, bool), IocError> {
         let b = sc.as_bytes();
         if b.is_empty()
             || !b[0].is_ascii_alphabetic()
-            || !b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+            || !b
+                .iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
         {
-            return Err(invalid(t, s, "the scheme must be letters, digits, '+', '-', '.'"));
+            return Err(invalid(
+                t,
+                s,
+                "the scheme must be letters, digits, '+', '-', '.'",
+            ));
         }
     }
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
@@ -313,11 +352,16 @@ fn normalize_url(s: &str) -> Result<(String, bool), IocError> {
     };
     let (host, port) = split_port(hostport);
     if let Some(p) = port {
-        if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) || p.parse::<u32>().map_or(true, |n| n > 65535) {
+        if p.is_empty()
+            || p.len() > 5
+            || !p.bytes().all(|b| b.is_ascii_digit())
+            || p.parse::<u32>().map_or(true, |n| n > 65535)
+        {
             return Err(invalid(t, s, "the port must be a number 0-65535"));
         }
     }
-    let (host, reserved) = normalize_host(host).ok_or_else(|| invalid(t, s, "the host is not a valid domain or IP"))?;
+    let (host, reserved) = normalize_host(host)
+        .ok_or_else(|| invalid(t, s, "the host is not a valid domain or IP"))?;
     let mut out = String::with_capacity(s.len());
     if let Some(sc) = scheme {
         out.push_str(&sc.to_ascii_lowercase());
@@ -404,7 +448,10 @@ mod tests {
         assert_eq!(n("2a00:1450:4001:0:0:0:0:200e").1, "2a00:1450:4001::200e");
         assert_eq!(n("Evil.Example.COM.").1, "evil.example.com");
         assert_eq!(n("bücher.example").1, "xn--bcher-kva.example");
-        assert_eq!(n("hxxps://Evil[.]COM/Path?A=B").1, "https://evil.com/Path?A=B");
+        assert_eq!(
+            n("hxxps://Evil[.]COM/Path?A=B").1,
+            "https://evil.com/Path?A=B"
+        );
         assert_eq!(n("D41D8CD98F00B204E9800998ECF8427E").0, IocType::Md5);
         assert_eq!(n(&"A".repeat(40)).0, IocType::Sha1);
         assert_eq!(n(&"b".repeat(64)).0, IocType::Sha256);
@@ -417,15 +464,30 @@ mod tests {
 
     #[test]
     fn rejects_with_reasons() {
-        assert!(matches!(detect("999.1.1.1"), Err(IocError::Invalid { ioc_type: IocType::Ipv4, .. })));
-        assert!(matches!(detect(&"a".repeat(31)), Err(IocError::Unrecognized(_))));
+        assert!(matches!(
+            detect("999.1.1.1"),
+            Err(IocError::Invalid {
+                ioc_type: IocType::Ipv4,
+                ..
+            })
+        ));
+        assert!(matches!(
+            detect(&"a".repeat(31)),
+            Err(IocError::Unrecognized(_))
+        ));
         assert!(normalize(&"a".repeat(31), Some(IocType::Md5)).is_err());
-        assert!(matches!(detect("localhost"), Err(IocError::Unrecognized(_))));
+        assert!(matches!(
+            detect("localhost"),
+            Err(IocError::Unrecognized(_))
+        ));
         assert!(detect("").is_err());
         assert!(detect("   ").is_err());
         assert!(detect("http://exa mple.com/").is_err());
         assert!(detect("http://example.com/a\tb").is_err());
-        assert_eq!(n("http://45.124.132.127/DOVIDNIK - (2018).zip").1, "http://45.124.132.127/DOVIDNIK - (2018).zip");
+        assert_eq!(
+            n("http://45.124.132.127/DOVIDNIK - (2018).zip").1,
+            "http://45.124.132.127/DOVIDNIK - (2018).zip"
+        );
         assert!(detect("http://host:99999/").is_err());
         assert!(normalize("10.0.0.0/8", Some(IocType::Ipv4)).is_err());
         assert!(normalize("CVE-21-1", Some(IocType::Cve)).is_err());
@@ -443,7 +505,22 @@ mod tests {
 
     #[test]
     fn never_panics_on_odd_bytes() {
-        for s in ["\u{0}", "::::", "[", "]", "@", "://", "a@", "@b.c", "http://", "x://y", "\u{202e}evil.com", "é", "T1", "CVE-"] {
+        for s in [
+            "\u{0}",
+            "::::",
+            "[",
+            "]",
+            "@",
+            "://",
+            "a@",
+            "@b.c",
+            "http://",
+            "x://y",
+            "\u{202e}evil.com",
+            "é",
+            "T1",
+            "CVE-",
+        ] {
             let _ = detect(s);
         }
     }

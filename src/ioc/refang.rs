@@ -30,7 +30,9 @@ const BRACKETS: &[(&str, &str)] = &[
 /// `(dot)`, `[:]`, `[://]`, `[@]`, `(at)`, `[at]`, `[/]`, and a leading/trailing
 /// bracket pair around a whole host.
 pub fn refang(raw: &str) -> String {
-    let s = raw.trim().trim_matches(|c: char| c == '\u{feff}' || c == '\u{200b}');
+    let s = raw
+        .trim()
+        .trim_matches(|c: char| c == '\u{feff}' || c == '\u{200b}');
     let mut out: String = if s.contains(['[', '(', '{']) {
         let mut v = s.to_string();
         for (from, to) in BRACKETS {
@@ -44,7 +46,14 @@ pub fn refang(raw: &str) -> String {
     };
     // Scheme rewrites: only at the very start.
     let lower_prefix: String = out.chars().take(6).collect::<String>().to_ascii_lowercase();
-    for (from, to) in [("hxxps", "https"), ("hxxp", "http"), ("hxtps", "https"), ("hxtp", "http"), ("fxp", "ftp"), ("meow", "http")] {
+    for (from, to) in [
+        ("hxxps", "https"),
+        ("hxxp", "http"),
+        ("hxtps", "https"),
+        ("hxtp", "http"),
+        ("fxp", "ftp"),
+        ("meow", "http"),
+    ] {
         if lower_prefix.starts_with(from) && out[from.len()..].starts_with("://") {
             out = format!("{to}{}", &out[from.len()..]);
             break;

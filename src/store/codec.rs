@@ -65,7 +65,11 @@ pub fn encode_indicator(i: &Indicator) -> Vec<u8> {
         confidence: i.confidence,
         tlp: i.tlp,
         tags: i.tags.clone(),
-        sources: i.sources.iter().map(|s| (s.name.clone(), s.reference.clone())).collect(),
+        sources: i
+            .sources
+            .iter()
+            .map(|s| (s.name.clone(), s.reference.clone()))
+            .collect(),
         techniques: i.techniques.clone(),
         description: i.description.clone(),
         to_ids: i.to_ids,
@@ -84,9 +88,11 @@ pub fn decode_indicator(b: &[u8]) -> Result<Indicator, CodecError> {
     if fmt != FORMAT_V1 {
         return Err(CodecError::UnknownFormat(fmt));
     }
-    let (v, _): (IndicatorV1, usize) = bincode::serde::decode_from_slice(body, bincode::config::standard())
-        .map_err(|e| CodecError::Corrupt(e.to_string()))?;
-    let ioc_type = IocType::from_code(v.ioc_type).ok_or_else(|| CodecError::Corrupt(format!("type code {}", v.ioc_type)))?;
+    let (v, _): (IndicatorV1, usize) =
+        bincode::serde::decode_from_slice(body, bincode::config::standard())
+            .map_err(|e| CodecError::Corrupt(e.to_string()))?;
+    let ioc_type = IocType::from_code(v.ioc_type)
+        .ok_or_else(|| CodecError::Corrupt(format!("type code {}", v.ioc_type)))?;
     Ok(Indicator {
         id: Uuid::from_bytes(v.id),
         ioc_type,
@@ -148,7 +154,10 @@ mod tests {
             confidence: 80,
             tlp: Some(Tlp::AmberStrict),
             tags: vec!["apt".into()],
-            sources: vec![Source { name: "eset".into(), reference: Some("x".into()) }],
+            sources: vec![Source {
+                name: "eset".into(),
+                reference: Some("x".into()),
+            }],
             techniques: vec!["T1071".into()],
             description: None,
             to_ids: true,
@@ -157,7 +166,13 @@ mod tests {
         let b = encode_indicator(&i);
         assert_eq!(decode_indicator(&b).unwrap(), i);
         assert!(matches!(decode_indicator(&[]), Err(CodecError::Empty)));
-        assert!(matches!(decode_indicator(&[9, 1, 2]), Err(CodecError::UnknownFormat(9))));
-        assert!(matches!(decode_indicator(&b[..b.len() / 2]), Err(CodecError::Corrupt(_))));
+        assert!(matches!(
+            decode_indicator(&[9, 1, 2]),
+            Err(CodecError::UnknownFormat(9))
+        ));
+        assert!(matches!(
+            decode_indicator(&b[..b.len() / 2]),
+            Err(CodecError::Corrupt(_))
+        ));
     }
 }

@@ -21,15 +21,20 @@
 //!
 //! API keys live in their own tree, `keys` (see [`keys`]).
 //!
+//! [`backup`] copies both trees consistently; [`verify`] checks (and
+//! repairs) the invariants above.
+//!
 //! Writers are serialized by one mutex that also hands out strictly
 //! increasing chunk timestamps, so two chunks never share an index time and
 //! a cursor never skips a record committed after it was issued. Readers of
 //! the index take the read side of `commit`, so a page never sees half a
 //! chunk.
 
+pub mod backup;
 pub mod codec;
 pub mod keys;
 mod query;
+pub mod verify;
 
 pub use query::{Cursor, Page, Query};
 
@@ -67,7 +72,9 @@ pub enum StoreError {
         #[source]
         source: codec::CodecError,
     },
-    #[error("the data directory {path} is in use by another iocd process (or not writable): {source}")]
+    #[error(
+        "the data directory {path} is in use by another iocd process (or not writable): {source}"
+    )]
     Locked { path: String, source: sled::Error },
 }
 
@@ -238,7 +245,10 @@ impl Store {
         let mut last = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         for chunk in order.chunks(CHUNK) {
             let t = Self::next_batch_time(&mut last);
-            let obs: Vec<(&Uuid, &Observation)> = chunk.iter().filter_map(|id| merged.get(id).map(|o| (id, o))).collect();
+            let obs: Vec<(&Uuid, &Observation)> = chunk
+                .iter()
+                .filter_map(|id| merged.get(id).map(|o| (id, o)))
+                .collect();
             let r = self.commit_chunk(t, &obs)?;
             report.add(&r);
         }
@@ -249,7 +259,11 @@ impl Store {
 
     /// Reads what it needs (the caller holds `writer`, so nothing changes
     /// underneath), then applies one atomic batch.
-    fn commit_chunk(&self, t: i64, obs: &[(&Uuid, &Observation)]) -> Result<IngestReport, StoreError> {
+    fn commit_chunk(
+        &self,
+        t: i64,
+        obs: &[(&Uuid, &Observation)],
+    ) -> Result<IngestReport, StoreError> {
         let mut r = IngestReport::default();
         let mut batch = sled::Batch::default();
         let mut new_per_type = [0u64; IocType::ALL.len()];
@@ -259,7 +273,12 @@ impl Store {
                 r.suppressed += 1;
                 continue;
             }
-            let old = match self.iocs.get(pointer_key(id))?.as_deref().and_then(parse_pointer) {
+            let old = match self
+                .iocs
+                .get(pointer_key(id))?
+                .as_deref()
+                .and_then(parse_pointer)
+            {
                 Some((ty, ot)) => self.record_at(ty, ot, id)?.map(|rec| (rec, ot)),
                 None => None,
             };
@@ -292,7 +311,11 @@ impl Store {
         for ty in IocType::ALL {
             let n = new_per_type[ty.code() as usize];
             if n > 0 {
-                let cur = self.iocs.get(count_key(ty))?.map(|v| read_u64(&v)).unwrap_or(0);
+                let cur = self
+                    .iocs
+                    .get(count_key(ty))?
+                    .map(|v| read_u64(&v))
+                    .unwrap_or(0);
                 batch.insert(&count_key(ty)[..], &(cur + n).to_be_bytes()[..]);
             }
         }
@@ -303,17 +326,24 @@ impl Store {
 
     fn record_at(&self, ty: IocType, t: i64, id: &Uuid) -> Result<Option<Indicator>, StoreError> {
         match self.iocs.get(record_key(ty, t, id))? {
-            Some(b) => decode_indicator(&b).map(Some).map_err(|e| StoreError::Codec {
-                key: id.to_string(),
-                source: e,
-            }),
+            Some(b) => decode_indicator(&b)
+                .map(Some)
+                .map_err(|e| StoreError::Codec {
+                    key: id.to_string(),
+                    source: e,
+                }),
             None => Ok(None),
         }
     }
 
     /// The indicator with this id, if stored (tombstoned ones are gone).
     pub fn get(&self, id: &Uuid) -> Result<Option<Indicator>, StoreError> {
-        match self.iocs.get(pointer_key(id))?.as_deref().and_then(parse_pointer) {
+        match self
+            .iocs
+            .get(pointer_key(id))?
+            .as_deref()
+            .and_then(parse_pointer)
+        {
             Some((ty, t)) => self.record_at(ty, t, id),
             None => Ok(None),
         }
@@ -333,7 +363,11 @@ impl Store {
     /// Deletes an indicator as a false positive: removes the record and its
     /// pointer and leaves a tombstone, atomically, then flushes. Returns the
     /// removed indicator, or `None` if it was not stored.
-    pub fn delete(&self, id: &Uuid, reason: Option<String>) -> Result<Option<Indicator>, StoreError> {
+    pub fn delete(
+        &self,
+        id: &Uuid,
+        reason: Option<String>,
+    ) -> Result<Option<Indicator>, StoreError> {
         let _last = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let Some(old) = self.get(id)? else {
             return Ok(None);
@@ -344,16 +378,26 @@ impl Store {
             deleted_at: micros(Utc::now()),
             reason,
         };
-        let cur = self.iocs.get(count_key(old.ioc_type))?.map(|v| read_u64(&v)).unwrap_or(0);
+        let cur = self
+            .iocs
+            .get(count_key(old.ioc_type))?
+            .map(|v| read_u64(&v))
+            .unwrap_or(0);
         let mut batch = sled::Batch::default();
         batch.remove(&record_key(old.ioc_type, micros(old.modified), id)[..]);
         batch.remove(&pointer_key(id)[..]);
-        batch.insert(&count_key(old.ioc_type)[..], &cur.saturating_sub(1).to_be_bytes()[..]);
+        batch.insert(
+            &count_key(old.ioc_type)[..],
+            &cur.saturating_sub(1).to_be_bytes()[..],
+        );
         batch.insert(&tombstone_key(id)[..], codec::encode(&tomb));
         {
             let _w = self.commit.write().unwrap_or_else(|p| p.into_inner());
             self.iocs.apply_batch(batch)?;
-            self.tombstoned.write().unwrap_or_else(|p| p.into_inner()).insert(*id);
+            self.tombstoned
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(*id);
         }
         self.flush()?;
         Ok(Some(old))
@@ -378,7 +422,10 @@ impl Store {
 
     /// Number of tombstones.
     pub fn tombstone_count(&self) -> usize {
-        self.tombstoned.read().unwrap_or_else(|p| p.into_inner()).len()
+        self.tombstoned
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
     }
 
     /// Counts per source name (a full scan of the records: for `iocd stats`

@@ -104,7 +104,9 @@ pub struct Page {
 fn type_range(store: &Store, ty: IocType, q: &Query) -> sled::Iter {
     let since = q.since.map(|t| micros(t).max(0)).unwrap_or(0);
     let start = match q.after {
-        Some(c) if (c.micros as i64) >= since => Bound::Excluded(record_key(ty, c.micros as i64, &c.id).to_vec()),
+        Some(c) if (c.micros as i64) >= since => {
+            Bound::Excluded(record_key(ty, c.micros as i64, &c.id).to_vec())
+        }
         _ => Bound::Included(record_key(ty, since, &Uuid::nil()).to_vec()),
     };
     let end = match q.until {
@@ -136,7 +138,11 @@ impl Merge {
                 None => None,
             })
             .collect();
-        Merge { iters, heads, error }
+        Merge {
+            iters,
+            heads,
+            error,
+        }
     }
 }
 
@@ -168,10 +174,18 @@ impl Iterator for Merge {
 
 impl Store {
     /// Raw `(key, record)` pairs of the query's range(s), in time order.
-    fn index_range(&self, q: &Query) -> Box<dyn Iterator<Item = Result<(sled::IVec, sled::IVec), sled::Error>> + '_> {
+    fn index_range(
+        &self,
+        q: &Query,
+    ) -> Box<dyn Iterator<Item = Result<(sled::IVec, sled::IVec), sled::Error>> + '_> {
         match q.ioc_type {
             Some(t) => Box::new(type_range(self, t, q)),
-            None => Box::new(Merge::new(IocType::ALL.iter().map(|t| type_range(self, *t, q)).collect())),
+            None => Box::new(Merge::new(
+                IocType::ALL
+                    .iter()
+                    .map(|t| type_range(self, *t, q))
+                    .collect(),
+            )),
         }
     }
 
@@ -189,14 +203,21 @@ impl Store {
             }
             items.push(i);
         }
-        let next = if more { items.last().map(Cursor::after) } else { None };
+        let next = if more {
+            items.last().map(Cursor::after)
+        } else {
+            None
+        };
         Ok(Page { items, next })
     }
 
     /// Streams every matching indicator in index-time order, ignoring
     /// `limit` (exports; constant memory). Not isolated from concurrent
     /// writers: an indicator updated during the scan may appear twice.
-    pub fn scan<'a>(&'a self, q: &'a Query) -> impl Iterator<Item = Result<Indicator, StoreError>> + 'a {
+    pub fn scan<'a>(
+        &'a self,
+        q: &'a Query,
+    ) -> impl Iterator<Item = Result<Indicator, StoreError>> + 'a {
         self.index_range(q).filter_map(move |kv| {
             let (k, v) = match kv {
                 Ok(x) => x,

@@ -16,7 +16,9 @@ fn open() -> (tempfile::TempDir, Store) {
 #[test]
 fn ingest_dedupes_within_and_across_batches() {
     let (_d, s) = open();
-    let r = s.ingest(vec![obs("evil.com"), obs("EVIL.com"), obs("1.2.3.4")]).unwrap();
+    let r = s
+        .ingest(vec![obs("evil.com"), obs("EVIL.com"), obs("1.2.3.4")])
+        .unwrap();
     assert_eq!((r.new, r.updated, r.unchanged), (2, 0, 1));
     let r = s.ingest(vec![obs("evil.com")]).unwrap();
     assert_eq!((r.new, r.updated, r.unchanged), (0, 0, 1));
@@ -29,7 +31,10 @@ fn merge_keeps_highest_confidence_unions_sources_and_moves_index() {
     let (_d, s) = open();
     let mut a = obs("evil.com");
     a.confidence = Some(80);
-    a.source = Some(Source { name: "a".into(), reference: None });
+    a.source = Some(Source {
+        name: "a".into(),
+        reference: None,
+    });
     s.ingest(vec![a, obs("other.com")]).unwrap();
     let id = crate::ioc::indicator_id(IocType::Domain, "evil.com");
     let before = s.get(&id).unwrap().unwrap();
@@ -37,7 +42,10 @@ fn merge_keeps_highest_confidence_unions_sources_and_moves_index() {
     let mut b = obs("evil.com");
     b.confidence = Some(30);
     b.tags = vec!["apt".into()];
-    b.source = Some(Source { name: "b".into(), reference: Some("r".into()) });
+    b.source = Some(Source {
+        name: "b".into(),
+        reference: Some("r".into()),
+    });
     let r = s.ingest(vec![b]).unwrap();
     assert_eq!(r.updated, 1);
     let after = s.get(&id).unwrap().unwrap();
@@ -47,7 +55,12 @@ fn merge_keeps_highest_confidence_unions_sources_and_moves_index() {
     assert!(after.modified > before.modified);
     assert_eq!(after.added_at, before.added_at);
     // Exactly one index entry per indicator, and the updated one is last.
-    let all = s.page(&Query { limit: 10, ..Default::default() }).unwrap();
+    let all = s
+        .page(&Query {
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
     assert_eq!(all.items.len(), 2);
     assert_eq!(all.items[1].value, "evil.com");
     assert_eq!(s.iocs.scan_prefix([P_RECORD]).count(), 2);
@@ -57,10 +70,15 @@ fn merge_keeps_highest_confidence_unions_sources_and_moves_index() {
 #[test]
 fn cursor_pages_every_item_once_under_concurrent_ingest() {
     let (_d, s) = open();
-    let batch: Vec<_> = (0..250).map(|i| obs(&format!("h{i}.example.com"))).collect();
+    let batch: Vec<_> = (0..250)
+        .map(|i| obs(&format!("h{i}.example.com")))
+        .collect();
     s.ingest(batch).unwrap();
     let mut seen = std::collections::HashSet::new();
-    let mut q = Query { limit: 40, ..Default::default() };
+    let mut q = Query {
+        limit: 40,
+        ..Default::default()
+    };
     let mut extra = 0;
     loop {
         let p = s.page(&q).unwrap();
@@ -68,7 +86,8 @@ fn cursor_pages_every_item_once_under_concurrent_ingest() {
             assert!(seen.insert(i.value.clone()), "repeated {}", i.value);
         }
         if extra < 3 {
-            s.ingest(vec![obs(&format!("late{extra}.example.com"))]).unwrap();
+            s.ingest(vec![obs(&format!("late{extra}.example.com"))])
+                .unwrap();
             extra += 1;
         }
         match p.next {
@@ -86,11 +105,32 @@ fn type_and_time_filters() {
     let mid = Utc::now();
     std::thread::sleep(std::time::Duration::from_millis(5));
     s.ingest(vec![obs("5.6.7.8")]).unwrap();
-    let p = s.page(&Query { ioc_type: Some(IocType::Ipv4), limit: 10, ..Default::default() }).unwrap();
-    assert_eq!(p.items.iter().map(|i| i.value.as_str()).collect::<Vec<_>>(), vec!["1.2.3.4", "5.6.7.8"]);
-    let p = s.page(&Query { since: Some(mid), limit: 10, ..Default::default() }).unwrap();
+    let p = s
+        .page(&Query {
+            ioc_type: Some(IocType::Ipv4),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        p.items.iter().map(|i| i.value.as_str()).collect::<Vec<_>>(),
+        vec!["1.2.3.4", "5.6.7.8"]
+    );
+    let p = s
+        .page(&Query {
+            since: Some(mid),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
     assert_eq!(p.items.len(), 1);
-    let p = s.page(&Query { until: Some(mid), limit: 10, ..Default::default() }).unwrap();
+    let p = s
+        .page(&Query {
+            until: Some(mid),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
     assert_eq!(p.items.len(), 2);
     assert!(p.next.is_none());
 }
@@ -98,16 +138,56 @@ fn type_and_time_filters() {
 #[test]
 fn untyped_pages_merge_types_in_time_order() {
     let (_d, s) = open();
-    for v in ["1.2.3.4", "evil.com", "5.6.7.8", "CVE-2021-44228", "bad.example"] {
+    for v in [
+        "1.2.3.4",
+        "evil.com",
+        "5.6.7.8",
+        "CVE-2021-44228",
+        "bad.example",
+    ] {
         s.ingest(vec![obs(v)]).unwrap();
     }
-    let all = s.page(&Query { limit: 10, ..Default::default() }).unwrap();
+    let all = s
+        .page(&Query {
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
     let vals: Vec<&str> = all.items.iter().map(|i| i.value.as_str()).collect();
-    assert_eq!(vals, vec!["1.2.3.4", "evil.com", "5.6.7.8", "CVE-2021-44228", "bad.example"]);
-    let p1 = s.page(&Query { limit: 2, ..Default::default() }).unwrap();
-    let p2 = s.page(&Query { limit: 2, after: p1.next, ..Default::default() }).unwrap();
-    assert_eq!(p2.items.iter().map(|i| i.value.as_str()).collect::<Vec<_>>(), vec!["5.6.7.8", "CVE-2021-44228"]);
-    let mut q = Query { limit: 10, ..Default::default() };
+    assert_eq!(
+        vals,
+        vec![
+            "1.2.3.4",
+            "evil.com",
+            "5.6.7.8",
+            "CVE-2021-44228",
+            "bad.example"
+        ]
+    );
+    let p1 = s
+        .page(&Query {
+            limit: 2,
+            ..Default::default()
+        })
+        .unwrap();
+    let p2 = s
+        .page(&Query {
+            limit: 2,
+            after: p1.next,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        p2.items
+            .iter()
+            .map(|i| i.value.as_str())
+            .collect::<Vec<_>>(),
+        vec!["5.6.7.8", "CVE-2021-44228"]
+    );
+    let mut q = Query {
+        limit: 10,
+        ..Default::default()
+    };
     q.after = p2.next;
     assert_eq!(s.page(&q).unwrap().items.len(), 1);
 }
@@ -117,7 +197,10 @@ fn delete_leaves_tombstone_that_suppresses_reimport() {
     let (_d, s) = open();
     s.ingest(vec![obs("fp.example.com")]).unwrap();
     let id = crate::ioc::indicator_id(IocType::Domain, "fp.example.com");
-    assert!(s.delete(&id, Some("false positive".into())).unwrap().is_some());
+    assert!(s
+        .delete(&id, Some("false positive".into()))
+        .unwrap()
+        .is_some());
     assert!(s.get(&id).unwrap().is_none());
     assert_eq!(s.total().unwrap(), 0);
     assert_eq!(s.iocs.scan_prefix([P_RECORD]).count(), 0);

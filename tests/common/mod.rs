@@ -12,7 +12,12 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_iocd");
 
 /// Runs `iocd args...`; returns (exit code, stdout, stderr).
 pub fn iocd(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN).args(args).env_remove("IOCD_CONFIG").env_remove("IOCD_DATA_DIR").output().expect("run iocd");
+    let out = Command::new(BIN)
+        .args(args)
+        .env_remove("IOCD_CONFIG")
+        .env_remove("IOCD_DATA_DIR")
+        .output()
+        .expect("run iocd");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -43,7 +48,9 @@ pub struct Server {
 
 fn create_key(cfg: &Path, name: &str, tier: &str, scopes: Option<&str>) -> String {
     let c = cfg.to_str().unwrap();
-    let mut args = vec!["keys", "--config", c, "create", "--name", name, "--tier", tier];
+    let mut args = vec![
+        "keys", "--config", c, "create", "--name", name, "--tier", tier,
+    ];
     if let Some(s) = scopes {
         args.extend(["--scopes", s]);
     }
@@ -60,7 +67,13 @@ impl Server {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let config = dir.path().join("iocd.toml");
-        let (code, out, err) = iocd(&["init", "--data-dir", data.to_str().unwrap(), "--config", config.to_str().unwrap()]);
+        let (code, out, err) = iocd(&[
+            "init",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ]);
         assert_eq!(code, 0, "init failed: {err}");
         let admin = out.trim().to_string();
         assert!(admin.starts_with("sk_live_"), "init stdout: {out}");
@@ -85,7 +98,14 @@ impl Server {
             config,
             child: None,
             base: String::new(),
-            keys: Keys { admin, pro, free, stats_only, revoked, extra },
+            keys: Keys {
+                admin,
+                pro,
+                free,
+                stats_only,
+                revoked,
+                extra,
+            },
             client: reqwest::blocking::Client::new(),
         };
         s.spawn();
@@ -103,7 +123,13 @@ impl Server {
     /// Starts (or restarts) `iocd serve` and waits for its listen line.
     pub fn spawn(&mut self) {
         let mut child = Command::new(BIN)
-            .args(["serve", "--config", self.config.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+            .args([
+                "serve",
+                "--config",
+                self.config.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+            ])
             .env("IOCD_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -123,7 +149,9 @@ impl Server {
                 }
             }
         });
-        let addr = rx.recv_timeout(Duration::from_secs(60)).expect("server did not start");
+        let addr = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("server did not start");
         self.base = format!("https://{addr}");
         let ca = std::fs::read(self.ca()).unwrap();
         self.client = reqwest::blocking::Client::builder()
@@ -137,7 +165,9 @@ impl Server {
     /// SIGTERM and wait; returns the exit code.
     pub fn stop(&mut self) -> Option<i32> {
         let mut c = self.child.take()?;
-        let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status();
         let t0 = Instant::now();
         loop {
             if let Ok(Some(st)) = c.try_wait() {
@@ -156,7 +186,11 @@ impl Server {
     }
 
     pub fn get(&self, path: &str, key: &str) -> reqwest::blocking::Response {
-        self.client.get(self.url(path)).bearer_auth(key).send().unwrap()
+        self.client
+            .get(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .unwrap()
     }
 
     pub fn json(&self, path: &str, key: &str) -> serde_json::Value {
@@ -165,8 +199,18 @@ impl Server {
         r.json().unwrap()
     }
 
-    pub fn post_json(&self, path: &str, key: &str, body: &serde_json::Value) -> reqwest::blocking::Response {
-        self.client.post(self.url(path)).bearer_auth(key).json(body).send().unwrap()
+    pub fn post_json(
+        &self,
+        path: &str,
+        key: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::blocking::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .unwrap()
     }
 
     pub fn extra(&self, name: &str) -> &str {
@@ -199,14 +243,22 @@ fn apply_overrides(base: &str, extra: &str) -> String {
             }
             continue;
         }
-        let Some((k, _)) = t.split_once('=') else { continue };
+        let Some((k, _)) = t.split_once('=') else {
+            continue;
+        };
         let k = k.trim();
         if text.contains(&section) {
             // Replace the key inside that section.
             let start = text.find(&section).unwrap();
-            let end = text[start + section.len()..].find("\n[").map(|i| start + section.len() + i).unwrap_or(text.len());
+            let end = text[start + section.len()..]
+                .find("\n[")
+                .map(|i| start + section.len() + i)
+                .unwrap_or(text.len());
             let body = &text[start..end];
-            let new_body = if let Some(pos) = body.lines().position(|l| l.trim_start().starts_with(&format!("{k} ")) || l.trim_start().starts_with(&format!("{k}="))) {
+            let new_body = if let Some(pos) = body.lines().position(|l| {
+                l.trim_start().starts_with(&format!("{k} "))
+                    || l.trim_start().starts_with(&format!("{k}="))
+            }) {
                 let mut lines: Vec<&str> = body.lines().collect();
                 lines[pos] = line;
                 lines.join("\n")

@@ -36,7 +36,10 @@ async fn page(ctx: &Ctx<'_>, q: Query) -> Result<(Vec<Indicator>, Option<String>
 fn respond(format: Format, body: Vec<u8>, next: Option<String>) -> Response<Body> {
     let mut r = bytes_response(StatusCode::OK, format.content_type(), body);
     let h = r.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"iocd-export.{}\"", format.extension())) {
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"iocd-export.{}\"",
+        format.extension()
+    )) {
         h.insert("content-disposition", v);
     }
     if let Some(n) = next.and_then(|n| HeaderValue::from_str(&n).ok()) {
@@ -103,6 +106,26 @@ pub async fn openioc(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let q = listing_query(ctx, None)?;
     let (items, next) = page(ctx, q).await?;
     let mut out = Vec::with_capacity(items.len() * 300 + 1024);
-    export::write_openioc(&mut out, &items, &export::OpenIocOptions::default()).map_err(ApiError::internal)?;
+    export::write_openioc(&mut out, &items, &export::OpenIocOptions::default())
+        .map_err(ApiError::internal)?;
     Ok(respond(Format::OpenIoc, out, next))
+}
+
+/// `GET /api/v1/rules/sigma` (`read:rules`): Sigma rules (multi-document
+/// YAML) for the IOCs of one listing page: `type`, `since`, `limit`,
+/// `min_confidence`, `source`, `tag`.
+pub async fn sigma(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let q = listing_query(ctx, None)?;
+    let (items, next) = page(ctx, q).await?;
+    let mut out = Vec::with_capacity(items.len() * 80 + 1024);
+    let opts = export::sigma::SigmaOptions {
+        author: ctx.state.config.server.identity_name.clone(),
+        now: None,
+    };
+    export::sigma::write_sigma(&mut out, &items, &opts).map_err(ApiError::internal)?;
+    let mut r = bytes_response(StatusCode::OK, export::sigma::CONTENT_TYPE, out);
+    if let Some(n) = next.and_then(|n| HeaderValue::from_str(&n).ok()) {
+        r.headers_mut().insert("x-next-cursor", n);
+    }
+    Ok(r)
 }

@@ -19,7 +19,9 @@ use uuid::Uuid;
 pub fn listing_query(ctx: &Ctx<'_>, allowed_types: Option<&[IocType]>) -> Result<Query, ApiError> {
     let p = ctx.params;
     let after = match p.text("cursor") {
-        Some(c) => Some(Cursor::decode(&c).ok_or_else(|| ApiError::invalid_parameter("cursor", "not a cursor returned by this server"))?),
+        Some(c) => Some(Cursor::decode(&c).ok_or_else(|| {
+            ApiError::invalid_parameter("cursor", "not a cursor returned by this server")
+        })?),
         None => None,
     };
     Ok(Query {
@@ -44,7 +46,8 @@ pub async fn list(ctx: &Ctx<'_>, csv: bool) -> Result<Response<Body>, ApiError> 
     let next = page.next.map(|c| c.encode());
     if csv {
         let mut out = Vec::with_capacity(page.items.len() * 200);
-        crate::export::csv::write_csv(&mut out, &page.items, &crate::export::CsvOptions::default()).map_err(ApiError::internal)?;
+        crate::export::csv::write_csv(&mut out, &page.items, &crate::export::CsvOptions::default())
+            .map_err(ApiError::internal)?;
         let mut r = bytes_response(StatusCode::OK, "text/csv; charset=utf-8", out);
         if let Some(n) = next.and_then(|n| hyper::header::HeaderValue::from_str(&n).ok()) {
             r.headers_mut().insert("x-next-cursor", n);
@@ -61,7 +64,8 @@ pub async fn list(ctx: &Ctx<'_>, csv: bool) -> Result<Response<Body>, ApiError> 
 /// Parses an IOC id: a UUID, optionally as `indicator--<uuid>`.
 fn parse_id(s: &str) -> Result<Uuid, ApiError> {
     let raw = s.strip_prefix("indicator--").unwrap_or(s);
-    Uuid::parse_str(raw).map_err(|_| ApiError::invalid_parameter("id", format!("'{s}' is not an IOC id (a UUID)")))
+    Uuid::parse_str(raw)
+        .map_err(|_| ApiError::invalid_parameter("id", format!("'{s}' is not an IOC id (a UUID)")))
 }
 
 /// `GET /api/v1/iocs/{id}`: the record; 404 unknown; 410 deleted.
@@ -70,9 +74,16 @@ pub async fn get(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let store = ctx.state.store.clone();
     let (rec, tomb) = blocking(move || Ok((store.get(&id)?, store.tombstone(&id)?))).await?;
     match (rec, tomb) {
-        (Some(i), _) => Ok(json_response(StatusCode::OK, &json!(IocRecord::new(&i, None)))),
-        (None, Some(t)) => Err(ApiError::new(StatusCode::GONE, "ioc_deleted", "This IOC was deleted as a false positive.")
-            .with_details(json!({"type": t.ioc_type, "value": t.value, "reason": t.reason}))),
+        (Some(i), _) => Ok(json_response(
+            StatusCode::OK,
+            &json!(IocRecord::new(&i, None)),
+        )),
+        (None, Some(t)) => Err(ApiError::new(
+            StatusCode::GONE,
+            "ioc_deleted",
+            "This IOC was deleted as a false positive.",
+        )
+        .with_details(json!({"type": t.ioc_type, "value": t.value, "reason": t.reason}))),
         (None, None) => Err(ApiError::not_found(format!("No IOC with id {id}"))),
     }
 }
@@ -137,11 +148,22 @@ fn observation_from(item: PostItem, default_source: &Source) -> Result<Observati
         if let Some(t) = p.tlp {
             o.tlp = Some(t.parse::<Tlp>()?);
         }
-        o.tags = p.tags.into_iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect();
+        o.tags = p
+            .tags
+            .into_iter()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect();
         if let Some(name) = p.source {
-            o.source = Some(Source { name, reference: p.reference });
+            o.source = Some(Source {
+                name,
+                reference: p.reference,
+            });
         } else if p.reference.is_some() {
-            o.source = Some(Source { name: default_source.name.clone(), reference: p.reference });
+            o.source = Some(Source {
+                name: default_source.name.clone(),
+                reference: p.reference,
+            });
         }
         o.description = p.description;
         for t in p.techniques {
@@ -152,7 +174,10 @@ fn observation_from(item: PostItem, default_source: &Source) -> Result<Observati
             o.to_ids = b;
         }
         if let Some(s) = p.first_seen {
-            o.seen = Some(crate::http::params::parse_time(&s).ok_or_else(|| format!("first_seen '{s}' is not an ISO 8601 time"))?);
+            o.seen = Some(
+                crate::http::params::parse_time(&s)
+                    .ok_or_else(|| format!("first_seen '{s}' is not an ISO 8601 time"))?,
+            );
         }
     }
     Ok(o)
@@ -174,17 +199,29 @@ pub async fn post(ctx: &Ctx<'_>, body: Incoming) -> Result<Response<Body>, ApiEr
     let mut obs = Vec::new();
     match ct.as_str() {
         "application/json" | "" => {
-            let v: Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid_body(format!("the body is not valid JSON: {e}")))?;
+            let v: Value = serde_json::from_slice(&bytes)
+                .map_err(|e| ApiError::invalid_body(format!("the body is not valid JSON: {e}")))?;
             let items = match v {
                 Value::Array(a) => a,
                 Value::Object(mut o) => match o.remove("iocs") {
                     Some(Value::Array(a)) => a,
-                    _ => return Err(ApiError::invalid_body("expected a JSON array of IOCs, or {\"iocs\": [...]}")),
+                    _ => {
+                        return Err(ApiError::invalid_body(
+                            "expected a JSON array of IOCs, or {\"iocs\": [...]}",
+                        ))
+                    }
                 },
-                _ => return Err(ApiError::invalid_body("expected a JSON array of IOCs, or {\"iocs\": [...]}")),
+                _ => {
+                    return Err(ApiError::invalid_body(
+                        "expected a JSON array of IOCs, or {\"iocs\": [...]}",
+                    ))
+                }
             };
             if items.len() > MAX_POST_ITEMS {
-                return Err(ApiError::invalid_body(format!("{} IOCs in one request; the limit is {MAX_POST_ITEMS}", items.len())));
+                return Err(ApiError::invalid_body(format!(
+                    "{} IOCs in one request; the limit is {MAX_POST_ITEMS}",
+                    items.len()
+                )));
             }
             for (idx, it) in items.into_iter().enumerate() {
                 let shown = match &it {
@@ -197,7 +234,9 @@ pub async fn post(ctx: &Ctx<'_>, body: Incoming) -> Result<Response<Body>, ApiEr
                     .and_then(|p| observation_from(p, &source));
                 match parsed {
                     Ok(o) => obs.push(o),
-                    Err(reason) => errors.push(json!({"index": idx, "value": shown, "reason": reason})),
+                    Err(reason) => {
+                        errors.push(json!({"index": idx, "value": shown, "reason": reason}))
+                    }
                 }
             }
         }
@@ -207,8 +246,13 @@ pub async fn post(ctx: &Ctx<'_>, body: Incoming) -> Result<Response<Body>, ApiEr
                 confidence: None,
                 tags: Vec::new(),
             };
-            let parsed = crate::import::parse_bytes(&bytes, "request body", crate::import::Format::Text, &defaults)
-                .map_err(|e| ApiError::invalid_body(e.to_string()))?;
+            let parsed = crate::import::parse_bytes(
+                &bytes,
+                "request body",
+                crate::import::Format::Text,
+                &defaults,
+            )
+            .map_err(|e| ApiError::invalid_body(e.to_string()))?;
             for e in parsed.errors {
                 errors.push(json!({"line": e.line, "reason": e.reason}));
             }
@@ -217,7 +261,11 @@ pub async fn post(ctx: &Ctx<'_>, body: Incoming) -> Result<Response<Body>, ApiEr
                 o.source = Some(source.clone());
             }
         }
-        _ => return Err(ApiError::unsupported_media("application/json or text/plain")),
+        _ => {
+            return Err(ApiError::unsupported_media(
+                "application/json or text/plain",
+            ))
+        }
     }
     let rejected = errors.len();
     errors.truncate(100);
@@ -246,7 +294,10 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     match removed {
         Some(i) => {
             tracing::info!(ioc = %i.id, value = %i.value, "IOC deleted as false positive");
-            Ok(json_response(StatusCode::OK, &json!({"id": i.id, "type": i.ioc_type, "value": i.value, "deleted": true})))
+            Ok(json_response(
+                StatusCode::OK,
+                &json!({"id": i.id, "type": i.ioc_type, "value": i.value, "deleted": true}),
+            ))
         }
         None => Err(ApiError::not_found(format!("No IOC with id {id}"))),
     }
@@ -258,7 +309,10 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
 /// tactics from the embedded table) and hunting queries for Splunk,
 /// Sentinel and Elastic — also for values iocd does not know.
 pub async fn lookup(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
-    let raw = ctx.params.text("value").ok_or_else(|| ApiError::invalid_parameter("value", "required: the IOC to look up"))?;
+    let raw = ctx
+        .params
+        .text("value")
+        .ok_or_else(|| ApiError::invalid_parameter("value", "required: the IOC to look up"))?;
     let hint = ctx.params.ioc_type("type", None)?;
     let n = match hint {
         Some(t) => normalize(&raw, Some(t)),
@@ -274,7 +328,10 @@ pub async fn lookup(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         let score = (u32::from(i.confidence) + 5 * (i.sources.len().saturating_sub(1) as u32)).min(100) as u8;
         json!({"score": score, "level": crate::ioc::ConfidenceLevel::of(score).as_str(), "basis": "confidence plus 5 per corroborating source"})
     });
-    let mut techniques: Vec<String> = rec.as_ref().map(|i| i.techniques.clone()).unwrap_or_default();
+    let mut techniques: Vec<String> = rec
+        .as_ref()
+        .map(|i| i.techniques.clone())
+        .unwrap_or_default();
     if n.ioc_type == IocType::MitreAttack {
         techniques.push(n.value.clone());
     }
@@ -282,7 +339,9 @@ pub async fn lookup(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         .iter()
         .map(|t| match crate::ioc::attack::technique(t) {
             Some(x) => json!({"id": t, "name": x.name, "tactics": x.tactics, "url": x.url}),
-            None => json!({"id": t, "name": null, "tactics": [], "url": crate::ioc::attack::url_for(t)}),
+            None => {
+                json!({"id": t, "name": null, "tactics": [], "url": crate::ioc::attack::url_for(t)})
+            }
         })
         .collect();
     Ok(json_response(

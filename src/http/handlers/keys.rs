@@ -35,7 +35,10 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let store = ctx.state.store.clone();
     let keys = blocking(move || Ok(store.list_keys()?)).await?;
     let data: Vec<Value> = keys.iter().map(key_json).collect();
-    Ok(json_response(StatusCode::OK, &json!({"data": data, "count": data.len()})))
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"data": data, "count": data.len()}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -56,16 +59,26 @@ fn default_tier() -> String {
 /// (shown once) and its record. Scopes default to the tier's scopes.
 pub async fn create(ctx: &Ctx<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
     let bytes = read_body(ctx, body).await?;
-    let b: CreateBody = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::invalid_body(format!("expected {{\"name\": ..., \"tier\": ..., \"scopes\": [...]}}: {e}")))?;
+    let b: CreateBody = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::invalid_body(format!(
+            "expected {{\"name\": ..., \"tier\": ..., \"scopes\": [...]}}: {e}"
+        ))
+    })?;
     let Some(tier) = ctx.state.config.tiers.get(&b.tier) else {
         let names: Vec<&String> = ctx.state.config.tiers.keys().collect();
-        return Err(ApiError::invalid_body(format!("unknown tier '{}'; configured tiers: {names:?}", b.tier)));
+        return Err(ApiError::invalid_body(format!(
+            "unknown tier '{}'; configured tiers: {names:?}",
+            b.tier
+        )));
     };
-    let scopes = check_scopes(&b.scopes.unwrap_or_else(|| tier.scopes.clone())).map_err(|e| ApiError::invalid_body(e.to_string()))?;
+    let scopes = check_scopes(&b.scopes.unwrap_or_else(|| tier.scopes.clone()))
+        .map_err(|e| ApiError::invalid_body(e.to_string()))?;
     let (key, rec) = {
         let (name, tier) = (b.name.clone(), b.tier.clone());
-        blocking(move || new_key(&name, &tier, scopes).map_err(|e| ApiError::invalid_body(e.to_string()))).await?
+        blocking(move || {
+            new_key(&name, &tier, scopes).map_err(|e| ApiError::invalid_body(e.to_string()))
+        })
+        .await?
     };
     let store = ctx.state.store.clone();
     let r2 = rec.clone();
@@ -81,7 +94,9 @@ pub async fn revoke(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let id = ctx.param.unwrap_or("").to_string();
     let store = ctx.state.store.clone();
     let rec = blocking(move || {
-        let Some(mut k) = store.get_key(&id)? else { return Ok(None) };
+        let Some(mut k) = store.get_key(&id)? else {
+            return Ok(None);
+        };
         if k.revoked.is_none() {
             k.revoked = Some(chrono::Utc::now().timestamp_micros());
             store.put_key(&k)?;
@@ -90,7 +105,10 @@ pub async fn revoke(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     })
     .await?;
     let Some(rec) = rec else {
-        return Err(ApiError::not_found(format!("No API key with id '{}'", ctx.param.unwrap_or(""))));
+        return Err(ApiError::not_found(format!(
+            "No API key with id '{}'",
+            ctx.param.unwrap_or("")
+        )));
     };
     ctx.state.auth.forget(&rec.id);
     ctx.state.limiter.forget(&rec.id);

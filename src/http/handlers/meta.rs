@@ -34,9 +34,14 @@ pub async fn stats(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let v = blocking(move || {
         let counts = store.counts()?;
         let total: u64 = counts.values().sum();
-        let by_type: serde_json::Map<String, serde_json::Value> = counts.iter().map(|(t, n)| (t.as_str().to_string(), json!(n))).collect();
+        let by_type: serde_json::Map<String, serde_json::Value> = counts
+            .iter()
+            .map(|(t, n)| (t.as_str().to_string(), json!(n)))
+            .collect();
         let range = store.time_range()?;
-        let ts = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let ts = |t: chrono::DateTime<chrono::Utc>| {
+            t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        };
         Ok(json!({
             "total": total,
             "by_type": by_type,

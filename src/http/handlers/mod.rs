@@ -6,6 +6,7 @@ pub use keys::key_json;
 mod iocs;
 mod keys;
 mod meta;
+pub mod metrics;
 
 use super::auth::Principal;
 use super::error::ApiError;
@@ -58,7 +59,13 @@ impl Ctx<'_> {
             .headers
             .get(hyper::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
             .unwrap_or_default()
     }
 }
@@ -80,12 +87,18 @@ pub async fn read_body(ctx: &Ctx<'_>, body: Incoming) -> Result<Bytes, ApiError>
     match Limited::new(body, max).collect().await {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::too_large(max)),
-        Err(e) => Err(ApiError::invalid_body(format!("could not read the request body: {e}"))),
+        Err(e) => Err(ApiError::invalid_body(format!(
+            "could not read the request body: {e}"
+        ))),
     }
 }
 
 /// Calls the handler for a route.
-pub async fn dispatch(h: Handler, ctx: &Ctx<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
+pub async fn dispatch(
+    h: Handler,
+    ctx: &Ctx<'_>,
+    body: Incoming,
+) -> Result<Response<Body>, ApiError> {
     match h {
         Handler::Health => meta::health(ctx),
         Handler::OpenApi => meta::openapi(ctx),
@@ -100,13 +113,19 @@ pub async fn dispatch(h: Handler, ctx: &Ctx<'_>, body: Incoming) -> Result<Respo
         Handler::Misp => exports::misp(ctx).await,
         Handler::Cef => exports::cef(ctx).await,
         Handler::OpenIoc => exports::openioc(ctx).await,
+        Handler::Sigma => exports::sigma(ctx).await,
         Handler::ListKeys => keys::list(ctx).await,
         Handler::CreateKey => keys::create(ctx, body).await,
         Handler::RevokeKey => keys::revoke(ctx).await,
+        Handler::Metrics => metrics::metrics(ctx).await,
     }
 }
 
 /// Runs blocking store work (sled reads, flushes) off the reactor.
-pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)?
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)?
 }

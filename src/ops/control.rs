@@ -1,0 +1,200 @@
+//! The control socket: how `iocd backup` and `iocd verify` reach a
+//! running server.
+//!
+//! sled locks the store directory, so while `iocd serve` runs no other
+//! process can open the store; a consistent online backup has to be made
+//! by the server itself. It listens on a unix socket,
+//! `<data_dir>/control.sock` (mode 0600; a connecting process must run as
+//! root or as the server's own user, checked with `SO_PEERCRED`). A unix
+//! socket rather than an HTTP endpoint because it needs no API key, no TLS
+//! and no open port, and file-system permissions already say who operates
+//! the appliance (`sudo iocd backup ...`). No socket, or nobody listening
+//! on it, means no server: the commands then open the store directly.
+//!
+//! Protocol: the client sends one command line; the server answers one
+//! status line, `ok` or `error <message>`, then the payload and closes:
+//! - `backup` → the backup stream ([`crate::store::backup`]);
+//! - `verify` → the JSON [`crate::store::verify::VerifyReport`] (read-only:
+//!   repair needs the server stopped);
+//! - `ping` → nothing (is a server running here?).
+//!
+//! Connections are served one at a time on one thread: backups are
+//! serialized anyway (they hold the writer mutex), and a read timeout keeps
+//! an idle client from holding the socket.
+
+use crate::store::Store;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// File name of the socket inside the data directory.
+pub const SOCKET_NAME: &str = "control.sock";
+/// How long a client may take to send its command.
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one write of the reply may block (a stalled reader must not
+/// hold the writer mutex, and so every ingest, for ever).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The socket path for a data directory.
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(SOCKET_NAME)
+}
+
+/// The listening socket; removes its file when dropped (server shutdown).
+pub struct ControlSocket {
+    path: PathBuf,
+}
+
+impl Drop for ControlSocket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Binds `<data_dir>/control.sock` and serves it on a background thread.
+/// The caller holds the store (and so sled's directory lock): a socket file
+/// left by a crashed server is stale and replaced.
+pub fn serve(store: Arc<Store>, data_dir: &Path) -> std::io::Result<ControlSocket> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = socket_path(data_dir);
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    std::thread::Builder::new()
+        .name("iocd-control".into())
+        .spawn(move || {
+            for conn in listener.incoming() {
+                match conn {
+                    Ok(s) => {
+                        if let Err(e) = handle(&store, s) {
+                            tracing::warn!(error = %e, "control socket request failed");
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "control socket accept failed");
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                }
+            }
+        })?;
+    Ok(ControlSocket { path })
+}
+
+/// The uid of the peer process (`SO_PEERCRED`).
+fn peer_uid(s: &UnixStream) -> std::io::Result<u32> {
+    use std::os::fd::AsRawFd;
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `cred` and `len` are valid for writes of the sizes given.
+    let rc = unsafe {
+        libc::getsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(cred.uid)
+}
+
+fn handle(store: &Store, mut s: UnixStream) -> std::io::Result<()> {
+    s.set_read_timeout(Some(READ_TIMEOUT))?;
+    s.set_write_timeout(Some(WRITE_TIMEOUT))?;
+    let uid = peer_uid(&s)?;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if uid != 0 && uid != me {
+        tracing::warn!(
+            peer_uid = uid,
+            "control socket: refused a process of another user"
+        );
+        return writeln!(
+            s,
+            "error permission denied: run as root or as the iocd user"
+        );
+    }
+    let mut line = String::new();
+    BufReader::new(std::io::Read::take(&s, 1024)).read_line(&mut line)?;
+    match line.trim() {
+        "backup" => {
+            tracing::info!("control socket: backup started");
+            s.write_all(b"ok\n")?;
+            let mut w = std::io::BufWriter::with_capacity(256 * 1024, &s);
+            match store.backup(&mut w) {
+                Ok(sum) => {
+                    w.flush()?;
+                    tracing::info!(
+                        records = sum.records,
+                        keys = sum.keys,
+                        bytes = sum.bytes,
+                        "control socket: backup sent"
+                    );
+                }
+                // The client sees a truncated stream and reports it (the
+                // trailer's count and checksum are missing).
+                Err(e) => tracing::error!(error = %e, "control socket: backup failed"),
+            }
+            Ok(())
+        }
+        "ping" => s.write_all(b"ok\n"),
+        "verify" => match store.verify(false) {
+            Ok(r) => {
+                s.write_all(b"ok\n")?;
+                s.write_all(serde_json::to_string(&r).unwrap_or_default().as_bytes())
+            }
+            Err(e) => writeln!(s, "error {e}"),
+        },
+        other => writeln!(
+            s,
+            "error unknown command '{other}' (known: backup, verify, ping)"
+        ),
+    }
+}
+
+/// Client side: sends `command` to the server of `data_dir`. Returns
+/// `Ok(None)` when no server is listening there (no socket file, or a
+/// stale one), `Ok(Some(stream))` positioned at the payload after an `ok`,
+/// or an error carrying the server's message.
+pub fn request(data_dir: &Path, command: &str) -> anyhow::Result<Option<BufReader<UnixStream>>> {
+    let path = socket_path(data_dir);
+    let mut s = match UnixStream::connect(&path) {
+        Ok(s) => s,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            return Ok(None)
+        }
+        Err(e) => {
+            return Err(anyhow::anyhow!(
+                "cannot connect to the running server at {}: {e}",
+                path.display()
+            ))
+        }
+    };
+    writeln!(s, "{command}")?;
+    let mut r = BufReader::new(s);
+    let mut status = String::new();
+    r.read_line(&mut status)?;
+    let status = status.trim_end();
+    if status == "ok" {
+        return Ok(Some(r));
+    }
+    let msg = status.strip_prefix("error ").unwrap_or(status);
+    anyhow::bail!(
+        "the running server refused '{command}': {}",
+        if msg.is_empty() { "no answer" } else { msg }
+    )
+}
