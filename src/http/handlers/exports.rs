@@ -27,10 +27,26 @@ const MISP_TYPES: [IocType; 10] = [
     IocType::Cve,
 ];
 
-async fn page(ctx: &Ctx<'_>, q: Query) -> Result<(Vec<Indicator>, Option<String>), ApiError> {
+/// Reads one page and renders it with `render`, both on the blocking pool
+/// (sled reads and serializing up to 1,000 records stay off the async
+/// workers). Returns the body and the next-page cursor.
+pub(super) async fn render_page<F>(
+    ctx: &Ctx<'_>,
+    q: Query,
+    render: F,
+) -> Result<(Vec<u8>, Option<String>), ApiError>
+where
+    F: FnOnce(&[Indicator], Option<&str>, &mut Vec<u8>) -> std::io::Result<()> + Send + 'static,
+{
     let store = ctx.state.store.clone();
-    let p = blocking(move || Ok(store.page(&q)?)).await?;
-    Ok((p.items, p.next.map(|c| c.encode())))
+    let work = move || {
+        let p = store.page(&q)?;
+        let next = p.next.map(|c| c.encode());
+        let mut out = Vec::with_capacity(p.items.len() * 512 + 1024);
+        render(&p.items, next.as_deref(), &mut out).map_err(ApiError::internal)?;
+        Ok((out, next))
+    };
+    blocking(work).await
 }
 
 fn respond(format: Format, body: Vec<u8>, next: Option<String>) -> Response<Body> {
@@ -63,9 +79,10 @@ pub async fn stix(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         identity_name: ctx.state.config.server.identity_name.clone(),
     };
     let q = listing_query(ctx, None)?;
-    let (items, next) = page(ctx, q).await?;
-    let mut out = Vec::with_capacity(items.len() * 900 + 1024);
-    export::write_stix(&mut out, &items, &opts).map_err(ApiError::internal)?;
+    let (out, next) = render_page(ctx, q, move |items, _, out| {
+        export::write_stix(out, items, &opts).map(|_| ())
+    })
+    .await?;
     Ok(respond(Format::Stix, out, next))
 }
 
@@ -82,9 +99,10 @@ pub async fn misp(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         info_prefix: format!("{} IOCs", ctx.state.config.server.identity_name),
         event_uuid: None,
     };
-    let (items, next) = page(ctx, q).await?;
-    let mut out = Vec::with_capacity(items.len() * 400 + 1024);
-    export::write_misp(&mut out, &items, &opts).map_err(ApiError::internal)?;
+    let (out, next) = render_page(ctx, q, move |items, _, out| {
+        export::write_misp(out, items, &opts).map(|_| ())
+    })
+    .await?;
     Ok(respond(Format::Misp, out, next))
 }
 
@@ -95,19 +113,20 @@ pub async fn cef(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         ..Default::default()
     };
     let q = listing_query(ctx, None)?;
-    let (items, next) = page(ctx, q).await?;
-    let mut out = Vec::with_capacity(items.len() * 300);
-    export::write_cef(&mut out, &items, &opts).map_err(ApiError::internal)?;
+    let (out, next) = render_page(ctx, q, move |items, _, out| {
+        export::write_cef(out, items, &opts).map(|_| ())
+    })
+    .await?;
     Ok(respond(Format::Cef, out, next))
 }
 
 /// `GET /api/v1/iocs/openioc` (`read:openioc`): an OpenIOC 1.1 document.
 pub async fn openioc(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let q = listing_query(ctx, None)?;
-    let (items, next) = page(ctx, q).await?;
-    let mut out = Vec::with_capacity(items.len() * 300 + 1024);
-    export::write_openioc(&mut out, &items, &export::OpenIocOptions::default())
-        .map_err(ApiError::internal)?;
+    let (out, next) = render_page(ctx, q, |items, _, out| {
+        export::write_openioc(out, items, &export::OpenIocOptions::default()).map(|_| ())
+    })
+    .await?;
     Ok(respond(Format::OpenIoc, out, next))
 }
 
@@ -116,13 +135,14 @@ pub async fn openioc(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
 /// `min_confidence`, `source`, `tag`.
 pub async fn sigma(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let q = listing_query(ctx, None)?;
-    let (items, next) = page(ctx, q).await?;
-    let mut out = Vec::with_capacity(items.len() * 80 + 1024);
     let opts = export::sigma::SigmaOptions {
         author: ctx.state.config.server.identity_name.clone(),
         now: None,
     };
-    export::sigma::write_sigma(&mut out, &items, &opts).map_err(ApiError::internal)?;
+    let (out, next) = render_page(ctx, q, move |items, _, out| {
+        export::sigma::write_sigma(out, items, &opts).map(|_| ())
+    })
+    .await?;
     let mut r = bytes_response(StatusCode::OK, export::sigma::CONTENT_TYPE, out);
     if let Some(n) = next.and_then(|n| HeaderValue::from_str(&n).ok()) {
         r.headers_mut().insert("x-next-cursor", n);

@@ -41,24 +41,35 @@ pub fn listing_query(ctx: &Ctx<'_>, allowed_types: Option<&[IocType]>) -> Result
 pub async fn list(ctx: &Ctx<'_>, csv: bool) -> Result<Response<Body>, ApiError> {
     let csv = csv || ctx.params.choice("format", &["json", "csv"], "json")? == "csv";
     let q = listing_query(ctx, None)?;
-    let store = ctx.state.store.clone();
-    let page = blocking(move || Ok(store.page(&q)?)).await?;
-    let next = page.next.map(|c| c.encode());
     if csv {
-        let mut out = Vec::with_capacity(page.items.len() * 200);
-        crate::export::csv::write_csv(&mut out, &page.items, &crate::export::CsvOptions::default())
-            .map_err(ApiError::internal)?;
+        let (out, next) = super::exports::render_page(ctx, q, |items, _, out| {
+            crate::export::csv::write_csv(out, items, &crate::export::CsvOptions::default())
+                .map(|_| ())
+        })
+        .await?;
         let mut r = bytes_response(StatusCode::OK, "text/csv; charset=utf-8", out);
         if let Some(n) = next.and_then(|n| hyper::header::HeaderValue::from_str(&n).ok()) {
             r.headers_mut().insert("x-next-cursor", n);
         }
         return Ok(r);
     }
-    let data: Vec<IocRecord> = page.items.iter().map(|i| IocRecord::new(i, None)).collect();
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({"data": data, "count": data.len(), "next_cursor": next}),
-    ))
+    let (out, _) = super::exports::render_page(ctx, q, |items, next, out| {
+        #[derive(serde::Serialize)]
+        struct Listing<'a> {
+            data: Vec<IocRecord<'a>>,
+            count: usize,
+            next_cursor: Option<&'a str>,
+        }
+        let data: Vec<IocRecord> = items.iter().map(|i| IocRecord::new(i, None)).collect();
+        let body = Listing {
+            count: data.len(),
+            data,
+            next_cursor: next,
+        };
+        serde_json::to_writer(out, &body).map_err(std::io::Error::from)
+    })
+    .await?;
+    Ok(bytes_response(StatusCode::OK, "application/json", out))
 }
 
 /// Parses an IOC id: a UUID, optionally as `indicator--<uuid>`.
