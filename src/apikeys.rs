@@ -44,10 +44,34 @@ pub enum KeyError {
     UnknownScope(String),
     #[error("unknown tier '{0}' (defined in the config: {1})")]
     UnknownTier(String, String),
+    #[error("the '{tier}' tier does not allow scope '{scope}' (it allows: {allowed}); pick another tier or change [tiers.{tier}] in the config")]
+    ScopeNotInTier {
+        scope: String,
+        tier: String,
+        allowed: String,
+    },
     #[error("the key name must be 1-100 printable characters")]
     BadName,
     #[error("hashing failed: {0}")]
     Hash(String),
+}
+
+/// Validates a scope list against the tier's scopes: every scope must be
+/// known and allowed by the tier (deduplicated, sorted on return).
+pub fn check_scopes_for_tier(
+    scopes: &[String],
+    tier: &str,
+    tier_scopes: &[String],
+) -> Result<Vec<String>, KeyError> {
+    let v = check_scopes(scopes)?;
+    if let Some(bad) = v.iter().find(|s| !tier_scopes.contains(s)) {
+        return Err(KeyError::ScopeNotInTier {
+            scope: bad.clone(),
+            tier: tier.to_string(),
+            allowed: tier_scopes.join(", "),
+        });
+    }
+    Ok(v)
 }
 
 /// Validates a scope list (deduplicated, sorted on return).

@@ -34,7 +34,10 @@ pub struct Config {
     pub storage: StorageConfig,
     pub tls: TlsConfig,
     pub auth: AuthConfig,
-    /// Tiers by name. Defaults: `free` and `pro` from the spec's table.
+    /// Tiers by name. Defaults: `free` and `pro` from the spec's table. A
+    /// `[tiers.x]` table may set only some keys: the others come from the
+    /// built-in tier of that name, or from `free` for a new tier.
+    #[serde(deserialize_with = "de_tiers")]
     pub tiers: BTreeMap<String, TierConfig>,
     pub demo: DemoConfig,
 }
@@ -53,6 +56,10 @@ pub struct ServerConfig {
     pub header_read_timeout_secs: u64,
     /// Seconds a TLS handshake may take. Default 10.
     pub tls_handshake_timeout_secs: u64,
+    /// Seconds a connection may stay without a byte read or written before
+    /// it is closed (idle keep-alive, or a client that never sends its
+    /// request). Default 60.
+    pub idle_timeout_secs: u64,
     /// Seconds in-flight requests get to finish on shutdown. Default 10.
     pub shutdown_grace_secs: u64,
     /// Most connections served at once; further ones wait in the kernel
@@ -113,6 +120,46 @@ pub struct TierConfig {
     pub scopes: Vec<String>,
 }
 
+/// A `[tiers.x]` table as written: every key optional.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TierPatch {
+    requests_per_minute: Option<u32>,
+    requests_per_day: Option<u32>,
+    lookback_days: Option<u32>,
+    scopes: Option<Vec<String>>,
+}
+
+fn de_tiers<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, TierConfig>, D::Error> {
+    let patches: BTreeMap<String, TierPatch> = BTreeMap::deserialize(d)?;
+    let defaults = default_tiers();
+    let mut out = defaults.clone();
+    for (name, p) in patches {
+        let base = defaults
+            .get(&name)
+            .or_else(|| defaults.get("free"))
+            .cloned()
+            .unwrap_or(TierConfig {
+                requests_per_minute: 10,
+                requests_per_day: 1_000,
+                lookback_days: 1,
+                scopes: vec!["read:iocs".into()],
+            });
+        out.insert(
+            name,
+            TierConfig {
+                requests_per_minute: p.requests_per_minute.unwrap_or(base.requests_per_minute),
+                requests_per_day: p.requests_per_day.unwrap_or(base.requests_per_day),
+                lookback_days: p.lookback_days.unwrap_or(base.lookback_days),
+                scopes: p.scopes.unwrap_or(base.scopes),
+            },
+        );
+    }
+    Ok(out)
+}
+
 /// `[demo]`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -129,6 +176,7 @@ impl Default for ServerConfig {
             max_body_bytes: 10 * 1024 * 1024,
             header_read_timeout_secs: 10,
             tls_handshake_timeout_secs: 10,
+            idle_timeout_secs: 60,
             shutdown_grace_secs: 10,
             max_connections: 1024,
             identity_name: "iocd".into(),
@@ -256,7 +304,7 @@ impl Config {
     /// Errors: syntax, unknown keys, wrong types (with line:column), and the
     /// semantic checks of [`Config::validate`].
     pub fn parse(text: &str, path: &str) -> Result<Config, Vec<ConfigError>> {
-        let mut cfg: Config = toml::from_str(text).map_err(|e| {
+        let cfg: Config = toml::from_str(text).map_err(|e| {
             let pos = e
                 .span()
                 .map(|s| {
@@ -270,10 +318,6 @@ impl Config {
                 message: e.message().to_string(),
             }]
         })?;
-        // A `[tiers.x]` table replaces the defaults only for that tier.
-        for (name, t) in default_tiers() {
-            cfg.tiers.entry(name).or_insert(t);
-        }
         let errs = cfg.validate(text, path);
         if errs.is_empty() {
             Ok(cfg)
@@ -315,7 +359,10 @@ impl Config {
                 "max_body_bytes must be at least 1024".into(),
             );
         }
-        if s.header_read_timeout_secs == 0 || s.tls_handshake_timeout_secs == 0 {
+        if s.header_read_timeout_secs == 0
+            || s.tls_handshake_timeout_secs == 0
+            || s.idle_timeout_secs == 0
+        {
             err(
                 "server",
                 "header_read_timeout_secs",
@@ -428,6 +475,8 @@ max_body_bytes = 10485760
 # Seconds a client may take to send its request headers / finish the TLS handshake.
 header_read_timeout_secs = 10
 tls_handshake_timeout_secs = 10
+# Seconds a connection may stay silent (no byte either way) before it is closed.
+idle_timeout_secs = 60
 # Seconds in-flight requests get to finish on SIGTERM/SIGINT.
 shutdown_grace_secs = 10
 # Connections served at once.
@@ -516,6 +565,22 @@ mod tests {
         assert_eq!(e.len(), 2);
         assert_eq!(e[0].pos, ":2");
         assert_eq!(e[1].pos, ":5");
+    }
+
+    #[test]
+    fn partial_tier_tables_fill_from_defaults() {
+        let c = Config::parse(
+            "[tiers.free]\nrequests_per_minute = 20\n[tiers.soc]\nlookback_days = 30\n",
+            "f",
+        )
+        .unwrap();
+        assert_eq!(c.tiers["free"].requests_per_minute, 20);
+        assert_eq!(c.tiers["free"].requests_per_day, 1_000);
+        assert_eq!(c.tiers["soc"].lookback_days, 30);
+        assert_eq!(c.tiers["soc"].requests_per_minute, 10);
+        assert_eq!(c.tiers["pro"].requests_per_minute, 1_000);
+        let e = Config::parse("[tiers.free]\nrequests_per_minut = 20\n", "f").unwrap_err();
+        assert!(e[0].message.contains("unknown field"), "{}", e[0].message);
     }
 
     #[test]

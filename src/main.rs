@@ -65,6 +65,12 @@ fn init_logging(format: LogFormat) {
 }
 
 fn main() {
+    // Files iocd creates (store, keys, TLS key, backups, exports) are not
+    // world-readable whatever the caller's umask.
+    // SAFETY: umask only sets the process file-mode mask; it cannot fail.
+    unsafe {
+        libc::umask(0o027);
+    }
     let cli = Cli::parse();
     init_logging(cli.log_format);
     let res = match &cli.cmd {

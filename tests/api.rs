@@ -354,6 +354,23 @@ fn ingest_list_delete_and_restart() {
         .map(|e| e["index"].as_u64().unwrap())
         .collect();
     assert_eq!(idx, vec![1, 4, 5]);
+    // Bad fields are named.
+    let v: Value = s
+        .post_json("/api/v1/iocs", &s.keys.admin, &json!([{"value": "1.1.1.1", "confidence": "high"}, {"value": "1.1.1.2", "evil": 1}, {"value": "x".repeat(5000)}]))
+        .json()
+        .unwrap();
+    let reasons: Vec<&str> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons[0].contains("invalid type: string \"high\""),
+        "{reasons:?}"
+    );
+    assert!(reasons[1].contains("unknown field `evil`"), "{reasons:?}");
+    assert_eq!(v["errors"][2]["value"].as_str().unwrap().len(), 200);
 
     // text/plain, one per line, with a comment and a duplicate.
     let r = s
@@ -449,11 +466,40 @@ fn ingest_list_delete_and_restart() {
         s.get(&format!("/api/v1/iocs/{id}"), &s.keys.pro).status(),
         410
     );
+    let r = s
+        .client
+        .delete(s.url(&format!("/api/v1/iocs/{id}")))
+        .bearer_auth(&s.keys.admin)
+        .send()
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        410,
+        "deleting twice says it is gone, as GET does"
+    );
     let v: Value = s
         .post_json("/api/v1/iocs", &s.keys.admin, &json!(["198.51.100.77"]))
         .json()
         .unwrap();
     assert_eq!(v["suppressed"], 1);
+
+    // A key's scopes must fit its tier (free is JSON/CSV only, even for "admin").
+    for scopes in [json!(["admin"]), json!(["read:stix"])] {
+        let r = s.post_json(
+            "/api/v1/keys",
+            &s.keys.admin,
+            &json!({"name": "x", "tier": "free", "scopes": scopes}),
+        );
+        assert_eq!(r.status(), 400, "{scopes}");
+        let v: Value = r.json().unwrap();
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("does not allow scope"),
+            "{v}"
+        );
+    }
 
     // Keys over the API: create, use, revoke (immediate).
     let r = s.post_json(
@@ -532,4 +578,45 @@ fn cli_check_config_reports_lines() {
     let (code, _, err) = iocd(&["check-config", "--config", p.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(err.contains("bad.toml:2:10"), "{err}");
+}
+
+#[test]
+fn silent_tls_clients_are_disconnected() {
+    // A client that completes the handshake and sends nothing must not hold
+    // a connection slot for ever.
+    let s = Server::start_with("[server]\nidle_timeout_secs = 1\n", &[]);
+    let host = s.base.trim_start_matches("https://").to_string();
+    let (h, port) = host.rsplit_once(':').unwrap();
+    let script = format!(
+        "import socket,ssl,time\nc=ssl.create_default_context(cafile='{ca}')\nc.check_hostname=False\n\
+         t=c.wrap_socket(socket.create_connection(('{h}',{port})),server_hostname='localhost')\nt.settimeout(20)\n\
+         t0=time.time()\nd=t.recv(10)\nprint(repr(d), round(time.time()-t0,1))\n",
+        ca = s.ca().display()
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (data, secs) = text.trim().split_once(' ').unwrap();
+    assert_eq!(data, "b''", "the server closes without sending anything");
+    let secs: f64 = secs.parse().unwrap();
+    assert!(
+        (0.9..5.0).contains(&secs),
+        "closed after {secs} s; the limit is 1 s"
+    );
+    // The server still serves.
+    assert_eq!(
+        s.client
+            .get(s.url("/api/v1/health"))
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
 }

@@ -186,3 +186,60 @@ fn an_existing_file_is_replaced_whole() {
     assert_eq!(text.lines().count(), 6);
     assert!(text.lines().all(|l| l.starts_with("CEF:0|")));
 }
+
+#[test]
+fn special_files_are_written_in_place_never_replaced() {
+    let d = data_dir(5);
+    let out = tempfile::tempdir().unwrap();
+    // A FIFO: read it concurrently; it must still be a FIFO afterwards.
+    let fifo = out.path().join("pipe");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let reader = {
+        let f = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(f).unwrap())
+    };
+    assert_eq!(
+        run(&args(d.path(), Format::Csv, Some(fifo.clone()))).unwrap(),
+        0
+    );
+    let text = reader.join().unwrap();
+    assert_eq!(text.lines().count(), 1 + 8);
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    // /dev/null stays a character device.
+    assert_eq!(
+        run(&args(
+            d.path(),
+            Format::Json,
+            Some(PathBuf::from("/dev/null"))
+        ))
+        .unwrap(),
+        0
+    );
+    assert!(std::fs::metadata("/dev/null")
+        .unwrap()
+        .file_type()
+        .is_char_device());
+    // A symlink is followed: the target gets the export, the link stays.
+    let target = out.path().join("real.csv");
+    std::fs::write(&target, "old").unwrap();
+    let link = out.path().join("link.csv");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    assert_eq!(
+        run(&args(d.path(), Format::Csv, Some(link.clone()))).unwrap(),
+        0
+    );
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(std::fs::read_to_string(&target)
+        .unwrap()
+        .starts_with("id,type,value"));
+    // A directory is refused.
+    assert!(run(&args(d.path(), Format::Csv, Some(out.path().to_path_buf()))).is_err());
+}

@@ -12,7 +12,7 @@ use super::setup::{load_config, open_store};
 use crate::export::{self, ExportOptions, Format, StixFormat};
 use crate::ioc::{IocType, Tlp};
 use crate::store::{Query, StoreError};
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::cell::RefCell;
 use std::fs::File;
@@ -157,10 +157,39 @@ impl Write for IoRef<'_> {
 /// Writes `path` through a temporary file in the same directory, renamed
 /// over `path` once complete and synced; the temporary file is removed on
 /// any failure.
+///
+/// A path that already exists and is not a regular file (a device such as
+/// `/dev/null`, a FIFO) is written in place, never replaced; a symbolic
+/// link is followed, so its target gets the export and the link stays.
 fn write_atomically<F>(path: &Path, write: F) -> Result<u64>
 where
     F: FnOnce(&mut dyn Write) -> io::Result<u64>,
 {
+    let resolved;
+    let path = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            resolved = std::fs::canonicalize(path)
+                .with_context(|| format!("{} is a symbolic link to nowhere", path.display()))?;
+            resolved.as_path()
+        }
+        _ => path,
+    };
+    if let Ok(m) = std::fs::metadata(path) {
+        if m.is_dir() {
+            bail!("{} is a directory; give a file name", path.display());
+        }
+        if !m.is_file() {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .with_context(|| format!("cannot open {} for writing", path.display()))?;
+            let mut w = BufWriter::with_capacity(1 << 16, file);
+            let n = write(&mut w).with_context(|| format!("writing {}", path.display()))?;
+            w.flush()
+                .with_context(|| format!("writing {}", path.display()))?;
+            return Ok(n);
+        }
+    }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),

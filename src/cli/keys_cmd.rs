@@ -2,7 +2,7 @@
 //! `/api/v1/keys`).
 
 use super::setup::{load_config, open_store};
-use crate::apikeys::{check_scopes, new_key};
+use crate::apikeys::{check_scopes_for_tier, new_key};
 use anyhow::{bail, Result};
 use std::path::PathBuf;
 
@@ -67,7 +67,7 @@ pub fn run(args: &KeysArgs) -> Result<i32> {
             } else {
                 scopes.clone()
             };
-            let scopes = check_scopes(&scopes)?;
+            let scopes = check_scopes_for_tier(&scopes, tier, &t.scopes)?;
             let (key, rec) = new_key(name, tier, scopes)?;
             store.put_key(&rec)?;
             eprintln!(

@@ -135,10 +135,6 @@ pub fn run(args: &ServeArgs) -> Result<i32> {
             "\nCreated the first admin API key (shown only this once; store it now):\n\n    {k}\n"
         );
     }
-    if cfg.demo.seed_when_empty && store.total()? == 0 && store.tombstone_count() == 0 {
-        let r = store.ingest(crate::demo::observations(40))?;
-        eprintln!("Loaded {} demo IOCs (tag 'demo'; source 'iocd-demo'). Import real data with `iocd import` or POST /api/v1/iocs.", r.new);
-    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -148,6 +144,7 @@ pub fn run(args: &ServeArgs) -> Result<i32> {
     let _control = crate::ops::control::serve(store.clone(), &dd)
         .map_err(|e| tracing::warn!(error = %e, "no control socket: online backup unavailable"))
         .ok();
+    let demo_store = store.clone();
     rt.block_on(async move {
         // Before the listen line, so a SIGHUP never meets the default action.
         let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -190,6 +187,12 @@ pub fn run(args: &ServeArgs) -> Result<i32> {
             ),
             None => None,
         };
+        // Demo data only once the listeners are ours: a start that fails
+        // (port in use) leaves the store as it was.
+        if cfg.demo.seed_when_empty && demo_store.total()? == 0 && demo_store.tombstone_count() == 0 {
+            let r = demo_store.ingest(crate::demo::observations(40))?;
+            eprintln!("Loaded {} demo IOCs (tag 'demo'; source 'iocd-demo'). Import real data with `iocd import` or POST /api/v1/iocs.", r.new);
+        }
         let local = l.local_addr()?;
         eprintln!(
             "iocd {} listening on https://{local}/ (health: https://{local}/api/v1/health)",

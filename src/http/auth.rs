@@ -29,7 +29,7 @@ pub struct Principal {
     pub key_id: String,
     pub name: String,
     pub tier: String,
-    /// The key's scopes cut to what its tier allows (`admin` keeps all).
+    /// The key's scopes cut to what its tier allows.
     pub scopes: Vec<String>,
     pub limits: TierConfig,
 }
@@ -190,15 +190,14 @@ pub fn principal(
 ) -> Principal {
     let (limits, scopes) = match tiers.get(&rec.tier) {
         Some(t) => {
-            let s: Vec<String> = if rec.scopes.iter().any(|s| s == "admin") {
-                rec.scopes.clone()
-            } else {
-                rec.scopes
-                    .iter()
-                    .filter(|s| t.scopes.contains(s))
-                    .cloned()
-                    .collect()
-            };
+            // The tier bounds every key, admin keys included: a free-tier
+            // key never reaches a Pro format.
+            let s: Vec<String> = rec
+                .scopes
+                .iter()
+                .filter(|s| t.scopes.contains(s))
+                .cloned()
+                .collect();
             (t.clone(), s)
         }
         None => (

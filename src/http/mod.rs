@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod error;
 pub mod handlers;
+pub mod idle;
 pub mod openapi;
 pub mod params;
 pub mod ratelimit;

@@ -6,6 +6,7 @@
 //! finish their in-flight requests (bounded by `shutdown_grace_secs`), then
 //! the caller flushes the store.
 
+use super::idle::{watchdog, Activity, Idle};
 use super::{handle, AppState};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -51,6 +52,7 @@ pub async fn run(
     let graceful = GracefulShutdown::new();
     let limit = Arc::new(Semaphore::new(state.config.server.max_connections));
     let handshake = Duration::from_secs(state.config.server.tls_handshake_timeout_secs);
+    let idle = Duration::from_secs(state.config.server.idle_timeout_secs);
     tokio::pin!(shutdown);
     loop {
         let plain_accept = async {
@@ -104,15 +106,23 @@ pub async fn run(
                 })
             };
             let b = builder(&state);
+            let activity = Activity::new();
+            let dog = watchdog(activity.clone(), idle);
             if is_tls {
                 let Some(stream) = tls_handshake(stream, &tls, handshake, peer).await else {
                     return;
                 };
-                let conn = b.serve_connection(TokioIo::new(stream), svc);
-                let _ = watcher.watch(conn.into_owned()).await;
+                let conn = b.serve_connection(TokioIo::new(Idle::new(stream, activity)), svc);
+                tokio::select! {
+                    _ = watcher.watch(conn.into_owned()) => {}
+                    _ = dog => tracing::debug!(peer = %peer, "idle connection closed"),
+                }
             } else {
-                let conn = b.serve_connection(TokioIo::new(stream), svc);
-                let _ = watcher.watch(conn.into_owned()).await;
+                let conn = b.serve_connection(TokioIo::new(Idle::new(stream, activity)), svc);
+                tokio::select! {
+                    _ = watcher.watch(conn.into_owned()) => {}
+                    _ = dog => tracing::debug!(peer = %peer, "idle connection closed"),
+                }
             }
         });
     }

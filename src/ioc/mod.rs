@@ -326,11 +326,96 @@ impl Observation {
         }
     }
 
+    /// Cleans the free-text fields every importer and the API hand in, so
+    /// no exporter ever carries a NUL, a terminal escape or a bidi override
+    /// to a SIEM: control characters become spaces (descriptions and
+    /// references keep `\n` and `\t`, which every exporter escapes),
+    /// Unicode bidi controls are removed, and lengths are capped (tags
+    /// and source names 128 characters, references 1,024, descriptions
+    /// 4,096). Empty tags are dropped. Called by `Store::ingest`.
+    pub fn sanitize(&mut self) {
+        fn clean(s: &str, keep_newlines: bool, max: usize) -> String {
+            s.chars()
+                .filter(|c| !matches!(*c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}'))
+                .map(|c| {
+                    if c.is_control() && !(keep_newlines && (c == '\n' || c == '\t')) {
+                        ' '
+                    } else {
+                        c
+                    }
+                })
+                .take(max)
+                .collect::<String>()
+                .trim()
+                .to_string()
+        }
+        self.tags = self
+            .tags
+            .iter()
+            .map(|t| clean(t, false, MAX_TAG_CHARS))
+            .filter(|t| !t.is_empty())
+            .collect();
+        if let Some(d) = &self.description {
+            let d = clean(d, true, MAX_DESCRIPTION_CHARS);
+            self.description = (!d.is_empty()).then_some(d);
+        }
+        if let Some(src) = &mut self.source {
+            src.name = clean(&src.name, false, MAX_TAG_CHARS);
+            if src.name.is_empty() {
+                src.name = "unknown".into();
+            }
+            src.reference = src
+                .reference
+                .as_deref()
+                .map(|r| clean(r, true, MAX_REFERENCE_CHARS))
+                .filter(|r| !r.is_empty());
+        }
+    }
+
     /// The id the stored indicator will have.
     pub fn id(&self) -> Uuid {
         indicator_id(self.ioc_type, &self.value)
     }
 }
 
+/// Longest tag and source name kept (characters).
+pub const MAX_TAG_CHARS: usize = 128;
+/// Longest source reference kept (characters).
+pub const MAX_REFERENCE_CHARS: usize = 1024;
+/// Longest description kept (characters).
+pub const MAX_DESCRIPTION_CHARS: usize = 4096;
+
 /// Confidence given to an IOC whose source states none.
 pub const DEFAULT_CONFIDENCE: u8 = 50;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_strips_controls_and_caps_lengths() {
+        let mut o = Observation::new(detect("evil.example.com").unwrap());
+        o.tags = vec![
+            "\u{0}nul".into(),
+            "x\ny".into(),
+            "   ".into(),
+            "a".repeat(500),
+        ];
+        o.description = Some("line1\r\nCEF:0|spoof\u{0}\u{202e}".into());
+        o.source = Some(Source {
+            name: "s\u{202e}".into(),
+            reference: Some("\u{1b}[31mred".into()),
+        });
+        o.sanitize();
+        assert_eq!(o.tags[0], "nul");
+        assert_eq!(o.tags[1], "x y");
+        assert_eq!(o.tags.len(), 3);
+        assert_eq!(o.tags[2].chars().count(), MAX_TAG_CHARS);
+        assert_eq!(o.description.as_deref(), Some("line1 \nCEF:0|spoof"));
+        let src = o.source.unwrap();
+        assert_eq!(
+            (src.name.as_str(), src.reference.as_deref()),
+            ("s", Some("[31mred"))
+        );
+    }
+}

@@ -229,7 +229,8 @@ impl Store {
         // Merge duplicates inside the batch first, keeping first-seen order.
         let mut order: Vec<Uuid> = Vec::with_capacity(batch.len());
         let mut merged: HashMap<Uuid, Observation> = HashMap::with_capacity(batch.len());
-        for o in batch {
+        for mut o in batch {
+            o.sanitize();
             let id = o.id();
             match merged.get_mut(&id) {
                 Some(prev) => {

@@ -101,8 +101,6 @@ pub async fn get(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
 
 /// One IOC in a `POST /api/v1/iocs` JSON body: a bare string (type
 /// detected) or an object.
-#[derive(Deserialize)]
-#[serde(untagged)]
 enum PostItem {
     Value(String),
     Full(PostIoc),
@@ -235,14 +233,24 @@ pub async fn post(ctx: &Ctx<'_>, body: Incoming) -> Result<Response<Body>, ApiEr
                 )));
             }
             for (idx, it) in items.into_iter().enumerate() {
+                // Echo at most 200 characters of a rejected value.
+                let short = |v: &str| v.chars().take(200).collect::<String>();
                 let shown = match &it {
-                    Value::String(s) => json!(s),
-                    Value::Object(o) => o.get("value").cloned().unwrap_or(Value::Null),
-                    other => json!(other.to_string()),
+                    Value::String(s) => json!(short(s)),
+                    Value::Object(o) => match o.get("value") {
+                        Some(Value::String(v)) => json!(short(v)),
+                        Some(other) => json!(short(&other.to_string())),
+                        None => Value::Null,
+                    },
+                    other => json!(short(&other.to_string())),
                 };
-                let parsed = serde_json::from_value::<PostItem>(it)
-                    .map_err(|e| format!("not an IOC string or object with a \"value\": {e}"))
-                    .and_then(|p| observation_from(p, &source));
+                let parsed = match it {
+                    Value::String(v) => observation_from(PostItem::Value(v), &source),
+                    Value::Object(_) => serde_json::from_value::<PostIoc>(it)
+                        .map_err(|e| format!("invalid IOC object: {e}"))
+                        .and_then(|p| observation_from(PostItem::Full(p), &source)),
+                    _ => Err("expected an IOC string or an object with a \"value\"".to_string()),
+                };
                 match parsed {
                     Ok(o) => obs.push(o),
                     Err(reason) => {
@@ -310,7 +318,17 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
                 &json!({"id": i.id, "type": i.ioc_type, "value": i.value, "deleted": true}),
             ))
         }
-        None => Err(ApiError::not_found(format!("No IOC with id {id}"))),
+        None => {
+            let store = ctx.state.store.clone();
+            match blocking(move || Ok(store.tombstone(&id)?)).await? {
+                Some(_) => Err(ApiError::new(
+                    StatusCode::GONE,
+                    "ioc_deleted",
+                    "This IOC was already deleted as a false positive.",
+                )),
+                None => Err(ApiError::not_found(format!("No IOC with id {id}"))),
+            }
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! `/api/v1/keys`: create, list and revoke API keys (scope `admin`).
 
 use super::{blocking, read_body, Ctx};
-use crate::apikeys::{check_scopes, new_key};
+use crate::apikeys::{check_scopes_for_tier, new_key};
 use crate::http::error::ApiError;
 use crate::http::{json_response, Body};
 use crate::store::keys::ApiKeyRecord;
@@ -71,8 +71,12 @@ pub async fn create(ctx: &Ctx<'_>, body: Incoming) -> Result<Response<Body>, Api
             b.tier
         )));
     };
-    let scopes = check_scopes(&b.scopes.unwrap_or_else(|| tier.scopes.clone()))
-        .map_err(|e| ApiError::invalid_body(e.to_string()))?;
+    let scopes = check_scopes_for_tier(
+        &b.scopes.unwrap_or_else(|| tier.scopes.clone()),
+        &b.tier,
+        &tier.scopes,
+    )
+    .map_err(|e| ApiError::invalid_body(e.to_string()))?;
     let (key, rec) = {
         let (name, tier) = (b.name.clone(), b.tier.clone());
         blocking(move || {
