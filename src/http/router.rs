@@ -153,21 +153,22 @@ pub const ROUTES: &[Route] = &[
     ),
 ];
 
-/// Matches `path` against `pattern`; returns the `{param}` value (one at
-/// most in our table) on success.
-pub fn match_path(pattern: &str, path: &str) -> Option<Option<String>> {
-    let mut param = None;
-    let mut pi = pattern.split('/');
-    let mut xi = path.split('/');
+/// Matches `path` against `pattern` (trailing slashes ignored on both);
+/// returns the `{param}` segments, percent-decoded, in order. Shared by the
+/// v1 and the TAXII route tables.
+pub fn match_path(pattern: &str, path: &str) -> Option<Vec<String>> {
+    let mut params = Vec::new();
+    let mut pi = pattern.trim_end_matches('/').split('/');
+    let mut xi = path.trim_end_matches('/').split('/');
     loop {
         match (pi.next(), xi.next()) {
-            (None, None) => return Some(param),
+            (None, None) => return Some(params),
             (Some(p), Some(x)) => {
                 if p.starts_with('{') {
                     if x.is_empty() {
                         return None;
                     }
-                    param = Some(percent_decode(x));
+                    params.push(percent_decode(x));
                 } else if p != x {
                     return None;
                 }
@@ -203,7 +204,7 @@ pub fn route(method: &Method, path: &str) -> Routed {
     let mut allowed = Vec::new();
     let mut matched_literal: Option<&str> = None;
     for rt in ROUTES {
-        if let Some(param) = match_path(rt.pattern, path) {
+        if let Some(param) = match_path(rt.pattern, path).map(|v| v.into_iter().next()) {
             // A literal route (e.g. /iocs/stix) shadows /iocs/{id} for every method.
             if param.is_some() && matched_literal.is_some() {
                 continue;

@@ -43,6 +43,7 @@ use crate::http::error::ApiError;
 use crate::http::handlers::Ctx;
 use crate::http::params::Params;
 use crate::http::ratelimit::Decision;
+use crate::http::router::match_path;
 use crate::http::{AppState, Body};
 use hyper::body::Incoming;
 use hyper::http::request::Parts;
@@ -138,37 +139,6 @@ pub const ROUTES: &[Route] = &[
 /// Whether `path` belongs to TAXII (and so gets TAXII's error format).
 pub fn owns(path: &str) -> bool {
     path == PREFIX || path.starts_with("/api/taxii2/")
-}
-
-/// Matches `path` against `pattern` (trailing slashes ignored on both);
-/// returns the `{param}` segments, percent-decoded, in order.
-fn match_path(pattern: &str, path: &str) -> Option<Vec<String>> {
-    let mut params = Vec::new();
-    let mut pi = pattern.trim_end_matches('/').split('/');
-    let mut xi = path.trim_end_matches('/').split('/');
-    loop {
-        match (pi.next(), xi.next()) {
-            (None, None) => return Some(params),
-            (Some(p), Some(x)) => {
-                if p.starts_with('{') {
-                    if x.is_empty() {
-                        return None;
-                    }
-                    params.push(percent_decode(x));
-                } else if p != x {
-                    return None;
-                }
-            }
-            _ => return None,
-        }
-    }
-}
-
-fn percent_decode(s: &str) -> String {
-    form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
 }
 
 enum Routed {

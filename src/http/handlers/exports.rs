@@ -13,19 +13,14 @@ use crate::store::Query;
 use hyper::header::HeaderValue;
 use hyper::{Response, StatusCode};
 
-/// MISP's `type` parameter enum has no `mitre_attack` (spec).
-const MISP_TYPES: [IocType; 10] = [
-    IocType::Ipv4,
-    IocType::Ipv6,
-    IocType::Domain,
-    IocType::Url,
-    IocType::Md5,
-    IocType::Sha1,
-    IocType::Sha256,
-    IocType::Sha512,
-    IocType::Email,
-    IocType::Cve,
-];
+/// The types the MISP export can filter on: those with a MISP attribute
+/// type in the shared mapping (the spec's enum: no `mitre_attack`).
+fn misp_types() -> Vec<IocType> {
+    IocType::ALL
+        .into_iter()
+        .filter(|t| export::mapping::mapping(*t).misp.is_some())
+        .collect()
+}
 
 /// Reads one page and renders it with `render`, both on the blocking pool
 /// (sled reads and serializing up to 1,000 records stay off the async
@@ -89,7 +84,7 @@ pub async fn stix(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
 /// `GET /api/v1/iocs/misp` (`read:misp`): one MISP Event; `type`, `since`,
 /// `limit`, `tlp`.
 pub async fn misp(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
-    let q = listing_query(ctx, Some(&MISP_TYPES))?;
+    let q = listing_query(ctx, Some(&misp_types()))?;
     let opts = export::MispOptions {
         tlp: ctx.params.tlp("tlp")?,
         // The event's date range names the asked-for `since` (clamped);
