@@ -8,7 +8,7 @@
 //! only when complete, so a half-written export never sits under the final
 //! name (an interrupted run leaves the old file, or none).
 
-use super::setup::{load_config, open_store};
+use super::setup::{load_config, open_store_with_cache};
 use crate::export::{self, ExportOptions, Format, StixFormat};
 use crate::ioc::{IocType, Tlp};
 use crate::store::{Query, StoreError};
@@ -85,7 +85,8 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
 /// Runs `iocd export`; exit code 0 on success.
 pub fn run(args: &ExportArgs) -> Result<i32> {
     let cfg = load_config(args.config.as_deref(), args.data_dir.as_deref())?;
-    let store = open_store(&cfg.storage.data_dir)?;
+    // One sequential pass: a small page cache keeps memory flat.
+    let store = open_store_with_cache(&cfg.storage.data_dir, 8 * 1024 * 1024)?;
     let q = Query {
         ioc_type: args.ioc_type,
         since: args.since,

@@ -33,9 +33,14 @@ pub fn store_dir(data_dir: &Path) -> PathBuf {
 /// Opens the store in `data_dir/store`, creating the directory. A store
 /// held by a running server gets an explanation instead of a sled error.
 pub fn open_store(data_dir: &Path) -> Result<Store> {
+    open_store_with_cache(data_dir, crate::store::DEFAULT_CACHE_BYTES)
+}
+
+/// [`open_store`] with a sled page-cache budget in bytes.
+pub fn open_store_with_cache(data_dir: &Path, cache_bytes: u64) -> Result<Store> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
-    Store::open(&store_dir(data_dir)).map_err(|e| {
+    Store::open_with_cache(&store_dir(data_dir), cache_bytes).map_err(|e| {
         anyhow!(
             "{e}\nhint: if `iocd serve` is running on this data directory, stop it first, or use the HTTP API \
              (POST /api/v1/iocs to import, /api/v1/keys to manage keys) while it runs"

@@ -55,6 +55,9 @@ const MAX_TECHNIQUES: usize = 64;
 /// Observations written per atomic batch.
 const CHUNK: usize = 8192;
 
+/// sled page-cache budget of a serving or importing store.
+pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Key prefixes in the `iocs` tree.
 const P_RECORD: u8 = b'T';
 const P_POINTER: u8 = b'I';
@@ -175,9 +178,15 @@ impl Store {
     ///
     /// Errors: [`StoreError::Locked`] when another process holds it.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Like [`Store::open`] with a page-cache budget in bytes: a one-pass
+    /// sequential scan (an export) gains nothing from a large cache.
+    pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
         let db = sled::Config::new()
             .path(path)
-            .cache_capacity(64 * 1024 * 1024)
+            .cache_capacity(cache_bytes)
             .flush_every_ms(Some(500))
             .open()
             .map_err(|e| StoreError::Locked {
