@@ -186,14 +186,19 @@ fn rate_limit_counts_down_denies_and_refills() {
 fn failed_auth_is_limited_per_ip() {
     let s = Server::start_with("[auth]\nfailed_attempts_per_minute = 3\n", &[]);
     let bad = "sk_live_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    // The pro key is verified once (and cached) before the attack.
+    assert_eq!(s.get("/api/v1/iocs", &s.keys.pro).status(), 200);
     for _ in 0..3 {
         assert_eq!(s.get("/api/v1/iocs", bad).status(), 401);
     }
     let r = s.get("/api/v1/iocs", bad);
     assert_eq!(r.status(), 429);
     assert!(r.headers().contains_key("retry-after"));
-    // Even a good key from that address waits: the limit is per IP.
-    assert_eq!(s.get("/api/v1/iocs", &s.keys.pro).status(), 429);
+    // A key not yet verified waits too: the limit is per IP and protects
+    // the argon2 work.
+    assert_eq!(s.get("/api/v1/iocs", &s.keys.free).status(), 429);
+    // An already verified key keeps working from that address.
+    assert_eq!(s.get("/api/v1/iocs", &s.keys.pro).status(), 200);
 }
 
 #[test]

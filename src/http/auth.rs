@@ -172,6 +172,17 @@ impl Authenticator {
         }
     }
 
+    /// True when `key` is a verified, unrevoked key in the cache (no
+    /// hashing beyond one SHA-256, no store read).
+    pub fn is_cached(&self, key: &str) -> bool {
+        let Some(p) = parse_key(key) else {
+            return false;
+        };
+        let c = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        c.get(p.id)
+            .is_some_and(|hit| hit.digest == sha256(p.secret) && hit.record.revoked.is_none())
+    }
+
     /// Drops a key from the cache so a revocation takes effect at once.
     pub fn forget(&self, key_id: &str) {
         self.cache

@@ -112,7 +112,11 @@ pub(crate) async fn gate_any(
     let Some(key) = key else {
         return Err((ApiError::missing_key(), None));
     };
-    if !state.limiter.auth_allowed(ip, now) {
+    // A key already verified (cached) passes even from an address whose
+    // failure budget is spent: the budget protects argon2 work, and a
+    // cache hit costs none; only unverified keys wait.
+    let known = state.auth.is_cached(&key);
+    if !known && !state.limiter.auth_allowed(ip, now) {
         let retry = state.limiter.auth_retry_after(ip);
         let e = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
