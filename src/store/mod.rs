@@ -184,15 +184,34 @@ impl Store {
     /// Like [`Store::open`] with a page-cache budget in bytes: a one-pass
     /// sequential scan (an export) gains nothing from a large cache.
     pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(path)
             .cache_capacity(cache_bytes)
-            .flush_every_ms(Some(500))
-            .open()
-            .map_err(|e| StoreError::Locked {
-                path: path.display().to_string(),
-                source: e,
-            })?;
+            .flush_every_ms(Some(500));
+        // sled releases its file lock when its last background thread lets
+        // go of the database, a moment after the previous holder dropped it
+        // (a server just stopped, or an earlier open in this process): retry
+        // a busy lock briefly before reporting it as held by another process.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        let mut pause = std::time::Duration::from_millis(10);
+        let db = loop {
+            match config.open() {
+                Ok(db) => break db,
+                Err(sled::Error::Io(e))
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_millis(200));
+                }
+                Err(e) => {
+                    return Err(StoreError::Locked {
+                        path: path.display().to_string(),
+                        source: e,
+                    })
+                }
+            }
+        };
         let iocs = db.open_tree("iocs")?;
         let mut tombstoned = HashSet::new();
         for kv in iocs.scan_prefix([P_TOMBSTONE]) {
