@@ -84,10 +84,18 @@ fn no_object(oid: &str, alias: &str) -> ApiError {
     error::not_found(format!("No object {oid} in the {alias} collection."))
 }
 
-/// `GET collections/{id}/objects/{object-id}/`: an envelope with the
-/// object (404 when the collection does not hold it; an empty envelope
-/// when it does but the filters exclude it).
-pub async fn get(ctx: &Ctx<'_>, seg: &str, oid: &str) -> Result<Response<Body>, ApiError> {
+/// The shared part of the single-object routes: resolve the collection,
+/// 404 unless it holds `oid`, select its (filtered) page, and render it with
+/// `render` on the blocking pool.
+async fn one_object<F>(
+    ctx: &Ctx<'_>,
+    seg: &str,
+    oid: &str,
+    render: F,
+) -> Result<Response<Body>, ApiError>
+where
+    F: FnOnce(&Selected, &Producer) -> Result<Vec<u8>, ApiError> + Send + 'static,
+{
     let coll = collections::readable(seg)?;
     let sel = Selection::for_object(ctx, coll, oid)?;
     let p = Producer::from_ctx(ctx);
@@ -98,37 +106,34 @@ pub async fn get(ctx: &Ctx<'_>, seg: &str, oid: &str) -> Result<Response<Body>, 
             return Err(no_object(&oid, coll.alias));
         }
         let page = select(&store, &sel, &p, coll)?;
-        Ok((envelope(&page, &p)?, added_range(&page, &p)))
+        Ok((render(&page, &p)?, added_range(&page, &p)))
     })
     .await?;
     Ok(page_response(Bytes::from(body), range))
 }
 
+/// `GET collections/{id}/objects/{object-id}/`: an envelope with the
+/// object (404 when the collection does not hold it; an empty envelope
+/// when it does but the filters exclude it).
+pub async fn get(ctx: &Ctx<'_>, seg: &str, oid: &str) -> Result<Response<Body>, ApiError> {
+    one_object(ctx, seg, oid, envelope).await
+}
+
 /// `GET collections/{id}/objects/{object-id}/versions/`:
 /// `{"more","versions":[…]}` (one version per object, see `page.rs`).
 pub async fn versions(ctx: &Ctx<'_>, seg: &str, oid: &str) -> Result<Response<Body>, ApiError> {
-    let coll = collections::readable(seg)?;
-    let sel = Selection::for_object(ctx, coll, oid)?;
-    let p = Producer::from_ctx(ctx);
-    let store = ctx.state.store.clone();
-    let oid = oid.to_string();
-    let (body, range) = blocking(move || {
-        if lookup(&store, coll, &p, &oid, sel.floor())?.is_none() {
-            return Err(no_object(&oid, coll.alias));
-        }
-        let page = select(&store, &sel, &p, coll)?;
+    one_object(ctx, seg, oid, |page, _| {
         let mut out = Vec::with_capacity(128);
-        write_head(&mut out, &page);
+        write_head(&mut out, page);
         if !page.entries.is_empty() {
             let v: Vec<String> = page.entries.iter().map(Entry::version).collect();
             out.extend_from_slice(b",\"versions\":");
             serde_json::to_writer(&mut out, &v).map_err(ApiError::internal)?;
         }
         out.push(b'}');
-        Ok((out, added_range(&page, &p)))
+        Ok(out)
     })
-    .await?;
-    Ok(page_response(Bytes::from(body), range))
+    .await
 }
 
 /// `DELETE collections/{id}/objects/{object-id}/` (`admin`): deletes the
