@@ -19,28 +19,15 @@ cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "
 trap cleanup EXIT
 cargo build --release --quiet
 bin=$PWD/target/release/iocd
-python3 benches/gen_iocs.py "$n" 0.2 "$work/iocs.txt"
-"$bin" init --data-dir "$work/data" --config "$work/iocd.toml" >/dev/null 2>&1
-cat >>"$work/iocd.toml" <<'TOML'
-[tiers.bench]
-requests_per_minute = 100000000
-requests_per_day = 1000000000
-lookback_days = 3650
-scopes = ["admin"]
-TOML
-sed -i 's/^seed_when_empty = true/seed_when_empty = false/' "$work/iocd.toml"
-"$bin" import "$work/iocs.txt" --data-dir "$work/data" --source bench >/dev/null 2>&1
-key=$("$bin" keys --config "$work/iocd.toml" create --name bench --tier bench --scopes admin 2>/dev/null)
-port=$((20000 + RANDOM % 20000))
-IOCD_LOG=warn "$bin" serve --config "$work/iocd.toml" --listen "127.0.0.1:$port" 2>"$work/serve.log" &
-pid=$!
-for _ in $(seq 100); do curl -sk "https://127.0.0.1:$port/api/v1/health" >/dev/null && break; sleep 0.2; done
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
+bench_server "$work" "$n" 0.2
 echo "store: $n generated IOCs (20% duplicates); wrk -t2 -c16 -d${dur}s over HTTPS on loopback, 2 cores shared with the server"
 printf '%-34s %12s %10s %10s\n' endpoint "requests/s" "p50" "p99"
 bench() {
   local path=$1
   local out
-  out=$(wrk -t2 -c16 -d"${dur}s" --latency -H "Authorization: Bearer $key" "https://127.0.0.1:$port$path")
+  out=$(wrk -t2 -c16 -d"${dur}s" --latency -H "Authorization: Bearer $key" "$base$path")
   local rps p50 p99
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   p50=$(echo "$out" | awk '$1=="50%" {print $2}')

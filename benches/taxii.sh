@@ -35,6 +35,8 @@ cleanup() {
 trap cleanup EXIT
 cargo build --release --quiet
 bin=$PWD/target/release/iocd
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
 ALL=57dce6a1-9cbf-52cf-89a5-7fecd7501cb4
 ACCEPT="application/taxii+json;version=2.1"
 
@@ -86,24 +88,7 @@ PY
 
 for n in "${sizes[@]}"; do
   d="$work/n$n"
-  mkdir -p "$d"
-  python3 benches/gen_iocs.py "$n" 0 "$d/iocs.txt"
-  "$bin" init --data-dir "$d/data" --config "$d/iocd.toml" >/dev/null 2>&1
-  cat >>"$d/iocd.toml" <<'TOML'
-[tiers.bench]
-requests_per_minute = 100000000
-requests_per_day = 1000000000
-lookback_days = 3650
-scopes = ["admin"]
-TOML
-  sed -i 's/^seed_when_empty = true/seed_when_empty = false/' "$d/iocd.toml"
-  "$bin" import "$d/iocs.txt" --data-dir "$d/data" --source bench >/dev/null 2>&1
-  key=$("$bin" keys --config "$d/iocd.toml" create --name bench --tier bench --scopes admin 2>/dev/null)
-  port=$((20000 + RANDOM % 20000))
-  IOCD_LOG=warn "$bin" serve --config "$d/iocd.toml" --listen "127.0.0.1:$port" 2>"$d/serve.log" &
-  pid=$!
-  for _ in $(seq 100); do curl -sk "https://127.0.0.1:$port/api/v1/health" >/dev/null && break; sleep 0.2; done
-  base="https://127.0.0.1:$port"
+  bench_server "$d" "$n" 0
   stored=$(curl -s --cacert "$d/data/tls/ca.crt" -H "Authorization: Bearer $key" "$base/api/v1/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])')
   echo "== $stored indicators (generated $n), collection 'all', limit=1000, HTTPS on loopback, 2 cores shared with the client"
   for run in 1 2; do

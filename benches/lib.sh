@@ -1,0 +1,28 @@
+# Shared setup of the HTTP benchmarks (sourced, not run).
+#
+# bench_server DIR N DUP [GEN_ARGS]: generates N IOCs (DUP share of
+# duplicates) into DIR, initializes a data directory there with a `bench`
+# tier that never rate-limits, imports the IOCs, creates a key and starts
+# `iocd serve` on a random loopback port. Sets: key, port, base, pid.
+# Needs `bin` (the iocd binary) set by the caller.
+bench_server() {
+  local d=$1 n=$2 dup=$3
+  mkdir -p "$d"
+  python3 benches/gen_iocs.py "$n" "$dup" "$d/iocs.txt"
+  "$bin" init --data-dir "$d/data" --config "$d/iocd.toml" >/dev/null 2>&1
+  cat >>"$d/iocd.toml" <<'TOML'
+[tiers.bench]
+requests_per_minute = 100000000
+requests_per_day = 1000000000
+lookback_days = 3650
+scopes = ["admin"]
+TOML
+  sed -i 's/^seed_when_empty = true/seed_when_empty = false/' "$d/iocd.toml"
+  "$bin" import "$d/iocs.txt" --data-dir "$d/data" --source bench >/dev/null 2>&1
+  key=$("$bin" keys --config "$d/iocd.toml" create --name bench --tier bench --scopes admin 2>/dev/null)
+  port=$((20000 + RANDOM % 20000))
+  IOCD_LOG=warn "$bin" serve --config "$d/iocd.toml" --listen "127.0.0.1:$port" 2>"$d/serve.log" &
+  pid=$!
+  base="https://127.0.0.1:$port"
+  for _ in $(seq 100); do curl -sk "$base/api/v1/health" >/dev/null && break; sleep 0.2; done
+}
