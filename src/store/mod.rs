@@ -173,6 +173,14 @@ fn count_key(ty: IocType) -> [u8; 2] {
     [P_COUNT, ty.code()]
 }
 
+/// True when `e` is sled's "could not acquire lock" failure. sled 0.34
+/// wraps the `WouldBlock` of its `flock` in an `ErrorKind::Other` error
+/// whose text is all that identifies it.
+fn is_lock_busy(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::WouldBlock
+        || e.to_string().starts_with("could not acquire lock")
+}
+
 impl Store {
     /// Opens (creating if needed) the store in directory `path`.
     ///
@@ -198,8 +206,7 @@ impl Store {
             match config.open() {
                 Ok(db) => break db,
                 Err(sled::Error::Io(e))
-                    if e.kind() == std::io::ErrorKind::WouldBlock
-                        && std::time::Instant::now() < deadline =>
+                    if is_lock_busy(&e) && std::time::Instant::now() < deadline =>
                 {
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(std::time::Duration::from_millis(200));

@@ -228,3 +228,26 @@ fn cursor_decode_rejects_garbage() {
     assert!(Cursor::decode("!!!").is_none());
     assert!(Cursor::decode("AAAA").is_none());
 }
+
+#[test]
+fn open_waits_for_a_lock_released_shortly_and_reports_one_held_on() {
+    let d = tempfile::tempdir().unwrap();
+    let held = Store::open(d.path()).unwrap();
+    held.ingest(vec![obs("evil.com")]).unwrap();
+    // Held for the whole retry window: a clear Locked error, not a hang.
+    let t = std::time::Instant::now();
+    match Store::open(d.path()) {
+        Err(StoreError::Locked { .. }) => {}
+        Err(e) => panic!("expected Locked, got {e}"),
+        Ok(_) => panic!("a second open of a held store succeeded"),
+    }
+    assert!(t.elapsed() >= std::time::Duration::from_secs(2));
+    // Released while the second open is retrying: it gets the store.
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        drop(held);
+    });
+    let s = Store::open(d.path()).unwrap();
+    releaser.join().unwrap();
+    assert_eq!(s.total().unwrap(), 1);
+}
