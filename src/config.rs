@@ -69,6 +69,12 @@ pub struct ServerConfig {
     pub identity_name: String,
     /// Where 403/429 bodies point users who need a bigger tier (empty: none).
     pub upgrade_url: String,
+    /// Milliseconds a rendered read response (listings and exports) may be
+    /// served again to an identical request (same route, query and tier
+    /// lookback) while no IOC was written. 0 disables. Default 2000.
+    pub response_cache_ms: u64,
+    /// Memory budget of that cache in MiB. Default 32.
+    pub response_cache_mib: u64,
 }
 
 /// `[storage]`.
@@ -181,6 +187,8 @@ impl Default for ServerConfig {
             max_connections: 1024,
             identity_name: "iocd".into(),
             upgrade_url: String::new(),
+            response_cache_ms: 2000,
+            response_cache_mib: 32,
         }
     }
 }
@@ -376,6 +384,13 @@ impl Config {
                 "max_connections must be at least 1".into(),
             );
         }
+        if s.response_cache_mib > 4096 {
+            err(
+                "server",
+                "response_cache_mib",
+                "response_cache_mib must be at most 4096".into(),
+            );
+        }
         if s.identity_name.trim().is_empty() {
             err(
                 "server",
@@ -485,6 +500,11 @@ max_connections = 1024
 identity_name = "iocd"
 # Link shown in 403/429 error details (empty: none).
 upgrade_url = ""
+# Identical read requests (same route, query and tier) within this many milliseconds
+# get the same rendered response, as long as no IOC was written meanwhile. 0: off.
+response_cache_ms = 2000
+# Memory budget of that response cache, MiB.
+response_cache_mib = 32
 
 [storage]
 # The IOC store and the generated TLS material live here.

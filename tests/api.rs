@@ -625,3 +625,74 @@ fn silent_tls_clients_are_disconnected() {
         200
     );
 }
+
+/// Identical reads are served from the response cache, but only after
+/// authentication, scope and rate limiting, only for the same tier
+/// lookback, and never across a write.
+#[test]
+fn read_responses_are_cached_until_a_write() {
+    let s = Server::start();
+    let pro = &s.keys.pro;
+    let get = |path: &str, key: &str| {
+        let r = s.get(path, key);
+        let cache = r
+            .headers()
+            .get("x-iocd-cache")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let remaining: i64 = r
+            .headers()
+            .get("x-ratelimit-remaining")
+            .map(|v| v.to_str().unwrap().parse().unwrap())
+            .unwrap_or(-1);
+        (r.status().as_u16(), cache, remaining, r.text().unwrap())
+    };
+    let (st, c1, rem1, b1) = get("/api/v1/iocs/stix?limit=5&type=domain", pro);
+    assert_eq!((st, c1.as_str()), (200, "miss"), "{b1}");
+    let (st, c2, rem2, b2) = get("/api/v1/iocs/stix?type=domain&limit=5", pro);
+    assert_eq!((st, c2.as_str()), (200, "hit"));
+    assert_eq!(b1, b2);
+    assert_eq!(rem2, rem1 - 1, "a cache hit is still charged");
+    // A client accepting gzip gets the same document compressed.
+    let r = s
+        .client
+        .get(s.url("/api/v1/iocs/stix?limit=5&type=domain"))
+        .bearer_auth(pro)
+        .header("Accept-Encoding", "br;q=1, gzip;q=0.8")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    assert_eq!(r.headers()["vary"], "accept-encoding");
+    assert_eq!(r.headers()["x-iocd-cache"], "hit");
+    let gz = r.bytes().unwrap();
+    let mut unzipped = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut unzipped)
+        .unwrap();
+    assert_eq!(unzipped, b1);
+    // The gate runs before the cache.
+    let (st, _, _, body) = get("/api/v1/iocs/stix?limit=5&type=domain", &s.keys.revoked);
+    assert_eq!(st, 401, "{body}");
+    let (st, _, _, body) = get("/api/v1/iocs/stix?limit=5&type=domain", &s.keys.free);
+    assert_eq!(st, 403, "{body}");
+    // Another tier lookback is another entry.
+    let (st, c, _, _) = get("/api/v1/iocs?limit=5", pro);
+    assert_eq!((st, c.as_str()), (200, "miss"));
+    let (st, c, _, _) = get("/api/v1/iocs?limit=5", &s.keys.free);
+    assert_eq!((st, c.as_str()), (200, "miss"));
+    // A write makes every entry stale.
+    let r = s.post_json(
+        "/api/v1/iocs",
+        &s.keys.admin,
+        &json!(["cache-probe.example"]),
+    );
+    assert_eq!(r.status(), 200);
+    let (st, c3, _, _) = get("/api/v1/iocs/stix?limit=5&type=domain", pro);
+    assert_eq!((st, c3.as_str()), (200, "miss"));
+    let (_, _, _, all) = get("/api/v1/iocs/stix?limit=1000&type=domain", pro);
+    assert!(all.contains("cache-probe.example"), "{all}");
+    assert!(!b1.contains("cache-probe.example"));
+    // Errors are never cached.
+    let (st, c, _, _) = get("/api/v1/iocs?limit=0", pro);
+    assert_eq!((st, c.as_str()), (400, ""));
+}

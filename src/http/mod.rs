@@ -3,6 +3,8 @@
 //! `handlers/`, one file per resource.
 
 pub mod auth;
+pub mod cache;
+pub mod compress;
 pub mod error;
 pub mod handlers;
 pub mod idle;
@@ -41,6 +43,8 @@ pub struct AppState {
     pub started: Instant,
     /// TAXII 2.1 state (status resources, read-ahead pages).
     pub taxii: crate::taxii::TaxiiState,
+    /// Rendered read responses (see [`cache`]).
+    pub cache: cache::ResponseCache,
 }
 
 impl AppState {
@@ -49,10 +53,14 @@ impl AppState {
         AppState {
             auth: Authenticator::new(store.clone()),
             store,
-            config,
             limiter: Limiter::default(),
             started: Instant::now(),
             taxii: crate::taxii::TaxiiState::default(),
+            cache: cache::ResponseCache::new(
+                config.server.response_cache_ms,
+                config.server.response_cache_mib,
+            ),
+            config,
         }
     }
 }
@@ -231,6 +239,19 @@ pub async fn handle(
                         }
                     },
                 };
+                // Read the generation before rendering: a write during the
+                // render leaves the entry stale, never a stale one current.
+                let generation = state.store.generation();
+                let cache_key = principal
+                    .as_ref()
+                    .and_then(|p| state.cache.key(rt.handler, &params, p.limits.lookback_days));
+                let gzip = compress::accepts_gzip(&parts.headers);
+                if let Some(hit) = cache_key
+                    .as_deref()
+                    .and_then(|k| state.cache.get(k, generation, gzip))
+                {
+                    return Ok(hit);
+                }
                 let ctx = handlers::Ctx {
                     state: &state,
                     principal: principal.as_ref(),
@@ -238,7 +259,12 @@ pub async fn handle(
                     param: param.as_deref(),
                     parts: &parts,
                 };
-                handlers::dispatch(rt.handler, &ctx, body).await
+                let resp = handlers::dispatch(rt.handler, &ctx, body).await?;
+                Ok(match cache_key {
+                    Some(k) => state.cache.put(k, generation, resp, gzip),
+                    None if cache::cacheable(rt.handler) => compress::respond(resp, gzip),
+                    None => resp,
+                })
             }
         }
     }

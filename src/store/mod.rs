@@ -44,6 +44,7 @@ use codec::{decode_indicator, encode_indicator, from_micros, micros};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 use uuid::Uuid;
 
@@ -130,6 +131,8 @@ pub struct Store {
     /// Write side held while a chunk is applied; index readers take the
     /// read side.
     commit: RwLock<()>,
+    /// See [`Store::generation`].
+    generation: AtomicU64,
 }
 
 fn pointer_key(id: &Uuid) -> [u8; 17] {
@@ -234,7 +237,16 @@ impl Store {
             tombstoned: RwLock::new(tombstoned),
             writer: Mutex::new(0),
             commit: RwLock::new(()),
+            generation: AtomicU64::new(0),
         })
+    }
+
+    /// A counter that changes whenever IOC data changes (every committed
+    /// ingest chunk, every delete) in this process. Read it before
+    /// computing something from the store: the result is current as long
+    /// as the counter still has that value.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// Makes every write so far durable.
@@ -357,6 +369,7 @@ impl Store {
         }
         let _w = self.commit.write().unwrap_or_else(|p| p.into_inner());
         self.iocs.apply_batch(batch)?;
+        self.generation.fetch_add(1, Ordering::Release);
         Ok(r)
     }
 
@@ -430,6 +443,7 @@ impl Store {
         {
             let _w = self.commit.write().unwrap_or_else(|p| p.into_inner());
             self.iocs.apply_batch(batch)?;
+            self.generation.fetch_add(1, Ordering::Release);
             self.tombstoned
                 .write()
                 .unwrap_or_else(|p| p.into_inner())
