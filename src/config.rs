@@ -83,6 +83,14 @@ pub struct ServerConfig {
 pub struct StorageConfig {
     /// Data directory: the sled store, TLS material. Default `./iocd-data`.
     pub data_dir: PathBuf,
+    /// sled page cache of `iocd serve`, MiB. Listings, exports and TAXII
+    /// pages read the store sequentially (a cache does not help them) and
+    /// repeated reads hit the response cache, so a small one keeps the
+    /// server lean. Default 16.
+    pub cache_mib: u64,
+    /// sled page cache of `iocd import`, MiB: bulk ingest looks every IOC
+    /// up by id, which a larger cache speeds up. Default 64.
+    pub import_cache_mib: u64,
 }
 
 /// `[tls]`: certificate and key paths. Relative paths are under the data
@@ -197,6 +205,8 @@ impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
             data_dir: PathBuf::from("./iocd-data"),
+            cache_mib: 16,
+            import_cache_mib: 64,
         }
     }
 }
@@ -384,6 +394,18 @@ impl Config {
                 "max_connections must be at least 1".into(),
             );
         }
+        for (name, v) in [
+            ("cache_mib", self.storage.cache_mib),
+            ("import_cache_mib", self.storage.import_cache_mib),
+        ] {
+            if !(1..=65536).contains(&v) {
+                err(
+                    "storage",
+                    name,
+                    format!("{name} must be between 1 and 65536 (MiB)"),
+                );
+            }
+        }
         if s.response_cache_mib > 4096 {
             err(
                 "server",
@@ -509,6 +531,10 @@ response_cache_mib = 32
 [storage]
 # The IOC store and the generated TLS material live here.
 data_dir = "{dd}"
+# sled page cache of the server, MiB (reads are sequential scans: small is enough).
+cache_mib = 16
+# sled page cache of `iocd import`, MiB (bulk dedupe lookups).
+import_cache_mib = 64
 
 [tls]
 # Relative paths are inside data_dir. Missing files are generated at first start

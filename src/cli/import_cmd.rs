@@ -17,7 +17,7 @@
 //!
 //! Exit code 1 when any file could not be read at all, else 0.
 
-use super::setup::{load_config, open_store};
+use super::setup::{load_config, open_store_with_cache};
 use crate::import::{parse_iter, text, FileError, Format, ImportDefaults, Item};
 use crate::ioc::Observation;
 use crate::store::{IngestReport, Store};
@@ -112,7 +112,7 @@ pub struct Summary {
 /// Runs `iocd import`; returns the exit code.
 pub fn run(args: &ImportArgs) -> Result<i32> {
     let cfg = load_config(args.config.as_deref(), args.data_dir.as_deref())?;
-    let store = open_store(&cfg.storage.data_dir)?;
+    let store = open_store_with_cache(&cfg.storage.data_dir, cfg.storage.import_cache_mib << 20)?;
     let summary = import(&store, args)?;
     print_summary(&summary);
     if args.json {

@@ -1,6 +1,6 @@
 //! `iocd serve`: run the appliance.
 
-use super::setup::{ensure_admin_key, load_config, open_store};
+use super::setup::{ensure_admin_key, load_config, open_store_with_cache};
 use crate::certs::{ensure_certificates, reloadable_server_config, CertResolver};
 use crate::config::Config;
 use crate::http::{server, AppState};
@@ -116,7 +116,7 @@ pub fn run(args: &ServeArgs) -> Result<i32> {
         cfg.demo.seed_when_empty = false;
     }
     let dd = cfg.storage.data_dir.clone();
-    let store = Arc::new(open_store(&dd)?);
+    let store = Arc::new(open_store_with_cache(&dd, cfg.storage.cache_mib << 20)?);
     let (ca, cert, key) = (
         cfg.data_path(&cfg.tls.ca),
         cfg.data_path(&cfg.tls.cert),

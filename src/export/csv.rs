@@ -81,6 +81,8 @@ where
         let confidence = r.confidence.to_string();
         let tags = r.tags.join(";");
         let techniques = r.techniques.join(";");
+        let [first_seen, last_seen, added_at, modified] =
+            [r.first_seen, r.last_seen, r.added_at, r.modified].map(|t| t.to_string());
         let row: [&str; 16] = [
             &id,
             r.ioc_type.as_str(),
@@ -91,10 +93,10 @@ where
             &tags,
             &sources,
             &techniques,
-            &r.first_seen,
-            &r.last_seen,
-            &r.added_at,
-            &r.modified,
+            &first_seen,
+            &last_seen,
+            &added_at,
+            &modified,
             if r.to_ids { "true" } else { "false" },
             if r.reserved { "true" } else { "false" },
             r.description.unwrap_or(""),

@@ -4,7 +4,8 @@
 //! [`IocRecord`] is the one definition of that record; the CSV export and
 //! the HTTP listing (which wraps records in its own envelope) use it too.
 
-use super::{mapping, JsonSeq};
+use super::mapping::{self, Timestamp};
+use super::JsonSeq;
 use crate::ioc::{ConfidenceLevel, Indicator, IocType, Source, Tlp};
 use serde::Serialize;
 use std::borrow::Borrow;
@@ -21,8 +22,8 @@ use uuid::Uuid;
 ///  "modified":"…","to_ids":true,"reserved":false,"description":null}
 /// ```
 ///
-/// Borrowed from the [`Indicator`], so building one per item costs only the
-/// four timestamp strings. `tlp` is the TLP the IOC is exported with (its
+/// Borrowed from the [`Indicator`]: building one per item allocates
+/// nothing (timestamps serialize from a stack buffer). `tlp` is the TLP the IOC is exported with (its
 /// own, or derived from confidence). Timestamps: RFC 3339, milliseconds, `Z`.
 #[derive(Debug, Clone, Serialize)]
 pub struct IocRecord<'a> {
@@ -36,10 +37,10 @@ pub struct IocRecord<'a> {
     pub tags: &'a [String],
     pub sources: &'a [Source],
     pub techniques: &'a [String],
-    pub first_seen: String,
-    pub last_seen: String,
-    pub added_at: String,
-    pub modified: String,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub added_at: Timestamp,
+    pub modified: Timestamp,
     pub to_ids: bool,
     pub reserved: bool,
     pub description: Option<&'a str>,
@@ -58,10 +59,10 @@ impl<'a> IocRecord<'a> {
             tags: &i.tags,
             sources: &i.sources,
             techniques: &i.techniques,
-            first_seen: mapping::timestamp(i.first_seen),
-            last_seen: mapping::timestamp(i.last_seen),
-            added_at: mapping::timestamp(i.added_at),
-            modified: mapping::timestamp(i.modified),
+            first_seen: Timestamp(i.first_seen),
+            last_seen: Timestamp(i.last_seen),
+            added_at: Timestamp(i.added_at),
+            modified: Timestamp(i.modified),
             to_ids: i.to_ids,
             reserved: i.reserved,
             description: i.description.as_deref(),

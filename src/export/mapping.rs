@@ -8,7 +8,9 @@
 //! else, because no exporter matches on `IocType` itself.
 
 use crate::ioc::{Indicator, IocType, Tlp};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
+use serde::{Serialize, Serializer};
+use std::fmt::{self, Write as _};
 
 /// How a type appears in STIX 2.1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -422,26 +424,71 @@ pub fn hash_algorithm(t: IocType) -> Option<&'static str> {
 /// Escapes a string for a STIX pattern literal (STIX 2.1 §9.2, string
 /// constants): `\` → `\\`, `'` → `\'`. Nothing else needs escaping.
 pub fn escape_stix_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    for c in s.chars() {
-        if c == '\\' || c == '\'' {
-            out.push('\\');
+    StixLiteral(s).to_string()
+}
+
+/// [`escape_stix_string`] as a `Display`: writes the escaped text without
+/// building it first.
+struct StixLiteral<'a>(&'a str);
+
+impl fmt::Display for StixLiteral<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut rest = self.0;
+        while let Some(at) = rest.find(['\\', '\'']) {
+            f.write_str(&rest[..at])?;
+            f.write_char('\\')?;
+            f.write_str(&rest[at..at + 1])?;
+            rest = &rest[at + 1..];
         }
-        out.push(c);
+        f.write_str(rest)
     }
-    out
 }
 
 /// The STIX pattern of an IOC (`[ipv4-addr:value = '1.2.3.4']`,
 /// `[file:hashes.'SHA-256' = '…']`), or `None` for types that are not
 /// observables (cve, mitre_attack).
 pub fn stix_pattern(t: IocType, value: &str) -> Option<String> {
-    match mapping(t).stix {
-        StixKind::Pattern { object, path } => Some(format!(
-            "[{object}:{path} = '{}']",
-            escape_stix_string(value)
-        )),
-        _ => None,
+    StixPattern::of(t, value).map(|p| p.to_string())
+}
+
+/// [`stix_pattern`] as a `Display` that serializes (as a JSON string)
+/// without an intermediate allocation.
+#[derive(Debug, Clone, Copy)]
+pub struct StixPattern<'a> {
+    object: &'static str,
+    path: &'static str,
+    value: &'a str,
+}
+
+impl<'a> StixPattern<'a> {
+    /// The pattern of `value` as type `t`; `None` for cve, mitre_attack.
+    pub fn of(t: IocType, value: &'a str) -> Option<StixPattern<'a>> {
+        match mapping(t).stix {
+            StixKind::Pattern { object, path } => Some(StixPattern {
+                object,
+                path,
+                value,
+            }),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for StixPattern<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "[{}:{} = '{}']",
+            self.object,
+            self.path,
+            StixLiteral(self.value)
+        )
+    }
+}
+
+impl Serialize for StixPattern<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 
@@ -450,21 +497,80 @@ pub fn stix_pattern(t: IocType, value: &str) -> Option<String> {
 /// appended when known ("ATT&CK Technique - T1071 Application Layer
 /// Protocol").
 pub fn display_name(i: &Indicator) -> String {
-    let label = mapping(i.ioc_type).label;
-    let technique = match i.ioc_type {
-        IocType::MitreAttack => crate::ioc::attack::technique(&i.value),
-        _ => None,
-    };
-    match technique {
-        Some(t) => format!("{label} - {} {}", i.value, t.name),
-        None => format!("{label} - {}", i.value),
+    DisplayName(i).to_string()
+}
+
+/// [`display_name`] as a `Display` (serializes as a JSON string without
+/// an intermediate allocation).
+#[derive(Debug, Clone, Copy)]
+pub struct DisplayName<'a>(pub &'a Indicator);
+
+impl fmt::Display for DisplayName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = self.0;
+        let label = mapping(i.ioc_type).label;
+        let technique = match i.ioc_type {
+            IocType::MitreAttack => crate::ioc::attack::technique(&i.value),
+            _ => None,
+        };
+        match technique {
+            Some(t) => write!(f, "{label} - {} {}", i.value, t.name),
+            None => write!(f, "{label} - {}", i.value),
+        }
+    }
+}
+
+impl Serialize for DisplayName<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 
 /// RFC 3339 with millisecond precision and `Z` (STIX 2.1 §3.2), the one
 /// timestamp text of every export: `2024-12-08T14:30:00.000Z`.
 pub fn timestamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+    Timestamp(t).to_string()
+}
+
+/// [`timestamp`] as a value: `Display` writes the text from a stack
+/// buffer, `Serialize` emits it as a JSON string with no allocation (the
+/// exporters write millions of them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timestamp(pub DateTime<Utc>);
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = self.0;
+        let year = t.year();
+        if !(0..=9999).contains(&year) {
+            // RFC 3339 has four-digit years; chrono's extended form for the
+            // rest (never produced by a real feed, but never a panic).
+            return f.write_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true));
+        }
+        let millis = t.timestamp_subsec_millis().min(999);
+        let mut b = *b"0000-00-00T00:00:00.000Z";
+        let mut put = |at: usize, width: usize, mut v: u32| {
+            for k in (0..width).rev() {
+                b[at + k] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, 4, year as u32);
+        put(5, 2, t.month());
+        put(8, 2, t.day());
+        put(11, 2, t.hour());
+        put(14, 2, t.minute());
+        // A leap second (chrono keeps it in the nanoseconds) prints as :59.
+        put(17, 2, t.second().min(59));
+        put(20, 3, millis);
+        f.write_str(std::str::from_utf8(&b).map_err(|_| fmt::Error)?)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// The TLP an IOC is exported with: the override when given, else the
@@ -492,6 +598,43 @@ pub fn comment(i: &Indicator) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn timestamp_text_matches_chrono_rfc3339_millis() {
+        use chrono::TimeZone;
+        let mut x: i64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Any instant from 1970 to ~2255, any microsecond.
+            let micros = x.rem_euclid(9_000_000_000_000_000);
+            let t = Utc.timestamp_micros(micros).unwrap();
+            assert_eq!(timestamp(t), t.to_rfc3339_opts(SecondsFormat::Millis, true));
+            assert_eq!(
+                serde_json::to_string(&Timestamp(t)).unwrap(),
+                format!("\"{}\"", timestamp(t))
+            );
+        }
+        let t = Utc.with_ymd_and_hms(2024, 12, 8, 14, 30, 0).unwrap();
+        assert_eq!(timestamp(t), "2024-12-08T14:30:00.000Z");
+        let far = Utc.with_ymd_and_hms(12000, 1, 1, 0, 0, 0).unwrap();
+        assert_eq!(
+            timestamp(far),
+            far.to_rfc3339_opts(SecondsFormat::Millis, true)
+        );
+    }
+
+    #[test]
+    fn pattern_and_name_serialize_as_their_text() {
+        let p = StixPattern::of(IocType::Url, r#"http://x.com/a'b\c"d"#).unwrap();
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            serde_json::to_string(&p.to_string()).unwrap()
+        );
+        assert_eq!(p.to_string(), r#"[url:value = 'http://x.com/a\'b\\c"d']"#);
+    }
+
     use super::*;
 
     #[test]

@@ -99,8 +99,8 @@ struct Attribute<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     comment: Option<&'a str>,
     timestamp: String,
-    first_seen: String,
-    last_seen: String,
+    first_seen: mapping::Timestamp,
+    last_seen: mapping::Timestamp,
     #[serde(rename = "Tag")]
     tags: Vec<Tag>,
 }
@@ -177,8 +177,8 @@ where
             to_ids: i.to_ids,
             comment: mapping::comment(i),
             timestamp: i.modified.timestamp().to_string(),
-            first_seen: mapping::timestamp(i.first_seen),
-            last_seen: mapping::timestamp(i.last_seen),
+            first_seen: mapping::Timestamp(i.first_seen),
+            last_seen: mapping::Timestamp(i.last_seen),
             tags,
         })?;
     }

@@ -20,11 +20,11 @@
 //! consumers update rather than duplicate it. The bundle id alone is random:
 //! a bundle is a transport envelope, not an object anyone refers to.
 
-use super::mapping::{self, StixKind};
+use super::mapping::{self, DisplayName, StixKind, StixPattern, Timestamp};
 use super::JsonSeq;
 use crate::ioc::{attack, Indicator, IocType, Tlp, ID_NAMESPACE};
 use serde::Serialize;
-use std::borrow::{Borrow, Cow};
+use std::borrow::Borrow;
 use std::io::{self, Write};
 use uuid::Uuid;
 
@@ -251,25 +251,25 @@ pub struct Sdo<'a> {
     #[serde(rename = "type")]
     ty: &'static str,
     spec_version: &'static str,
-    id: String,
-    created: String,
-    modified: String,
+    id: SdoId,
+    created: Timestamp,
+    modified: Timestamp,
     #[serde(skip_serializing_if = "Option::is_none")]
     created_by_ref: Option<&'a str>,
     object_marking_refs: [&'static str; 1],
-    name: Cow<'a, str>,
+    name: SdoName<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     indicator_types: Option<[&'static str; 1]>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pattern: Option<String>,
+    pattern: Option<StixPattern<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pattern_type: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pattern_version: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    valid_from: Option<String>,
+    valid_from: Option<Timestamp>,
     confidence: u8,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     labels: &'a [String],
@@ -277,6 +277,35 @@ pub struct Sdo<'a> {
     kill_chain_phases: Vec<KillChainPhase<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     external_references: Vec<ExternalReference<'a>>,
+}
+
+/// `<type>--<uuid>` (STIX 2.1 §2.9), written without an intermediate
+/// string.
+struct SdoId {
+    ty: &'static str,
+    id: Uuid,
+}
+
+impl Serialize for SdoId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{}--{}", self.ty, self.id))
+    }
+}
+
+/// The `name` property: the shared display name, or a borrowed text (the
+/// CVE id, the ATT&CK technique name).
+enum SdoName<'a> {
+    Display(DisplayName<'a>),
+    Text(&'a str),
+}
+
+impl Serialize for SdoName<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            SdoName::Display(d) => d.serialize(s),
+            SdoName::Text(t) => s.serialize_str(t),
+        }
+    }
 }
 
 /// STIX 2.1 §2.7; `phase_name` is the ATT&CK tactic short name.
@@ -339,12 +368,12 @@ pub fn sdo<'a>(i: &'a Indicator, tlp: Tlp, created_by_ref: Option<&'a str>) -> S
     let mut o = Sdo {
         ty,
         spec_version: "2.1",
-        id: format!("{ty}--{}", i.id),
-        created: mapping::timestamp(created),
-        modified: mapping::timestamp(i.modified),
+        id: SdoId { ty, id: i.id },
+        created: Timestamp(created),
+        modified: Timestamp(i.modified),
         created_by_ref,
         object_marking_refs: [tlp_marking_id(tlp)],
-        name: Cow::Owned(mapping::display_name(i)),
+        name: SdoName::Display(DisplayName(i)),
         description: i.description.as_deref().filter(|d| !d.is_empty()),
         indicator_types: None,
         pattern: None,
@@ -359,15 +388,15 @@ pub fn sdo<'a>(i: &'a Indicator, tlp: Tlp, created_by_ref: Option<&'a str>) -> S
     match kind {
         StixKind::Pattern { .. } => {
             o.indicator_types = Some(["malicious-activity"]);
-            o.pattern = mapping::stix_pattern(i.ioc_type, &i.value);
+            o.pattern = StixPattern::of(i.ioc_type, &i.value);
             o.pattern_type = Some("stix");
             o.pattern_version = Some("2.1");
-            o.valid_from = Some(mapping::timestamp(i.first_seen));
+            o.valid_from = Some(Timestamp(i.first_seen));
             o.kill_chain_phases = phases(i.techniques.iter().map(String::as_str));
             o.external_references = i.techniques.iter().map(|t| attack_ref(t)).collect();
         }
         StixKind::Vulnerability => {
-            o.name = Cow::Borrowed(&i.value);
+            o.name = SdoName::Text(&i.value);
             o.external_references = vec![ExternalReference {
                 source_name: "cve",
                 external_id: &i.value,
@@ -376,7 +405,7 @@ pub fn sdo<'a>(i: &'a Indicator, tlp: Tlp, created_by_ref: Option<&'a str>) -> S
         }
         StixKind::AttackPattern => {
             debug_assert_eq!(i.ioc_type, IocType::MitreAttack);
-            o.name = Cow::Borrowed(
+            o.name = SdoName::Text(
                 attack::technique(&i.value)
                     .map(|t| t.name.as_str())
                     .unwrap_or(&i.value),
