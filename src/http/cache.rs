@@ -105,7 +105,9 @@ impl ResponseCache {
             .iter()
             .filter(|(k, _)| k != "api_key")
             .collect();
-        pairs.sort();
+        // By name only, and stable: repeated parameters keep their order,
+        // which decides the value a handler reads.
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
         let mut key = format!("{handler:?}|{lookback_days}");
         for (k, v) in pairs {
             key.push('|');
@@ -223,6 +225,10 @@ mod tests {
         assert_ne!(c.key(Handler::ListIocs, &other, 1).unwrap(), k);
         assert_ne!(c.key(Handler::ListIocs, &p, 365).unwrap(), k);
         assert_ne!(c.key(Handler::Stix, &p, 1).unwrap(), k);
+        assert_ne!(
+            c.key(Handler::ListIocs, &Params::parse(Some("limit=5&limit=6")), 1),
+            c.key(Handler::ListIocs, &Params::parse(Some("limit=6&limit=5")), 1)
+        );
         assert!(c.key(Handler::GetIoc, &p, 1).is_none());
         assert!(c.key(Handler::PostIocs, &p, 1).is_none());
 
