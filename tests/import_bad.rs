@@ -226,3 +226,40 @@ fn forced_format_mismatch_and_deep_nesting_are_errors_not_panics() {
         Err(FileError::InvalidJson { .. })
     ));
 }
+
+#[test]
+fn a_named_pipe_is_read_and_one_met_in_a_walk_is_skipped() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mkfifo = |p: &Path| {
+        assert!(std::process::Command::new("mkfifo")
+            .arg(p)
+            .status()
+            .unwrap()
+            .success());
+    };
+    // Named on the command line (as `/dev/stdin` or `<(curl …)` would be).
+    let fifo = dir.path().join("feed");
+    mkfifo(&fifo);
+    let writer = {
+        let f = fifo.clone();
+        std::thread::spawn(move || {
+            let mut w = std::fs::OpenOptions::new().write(true).open(f).unwrap();
+            w.write_all(b"198.51.100.9\nhxxp://bad[.]example/x\n")
+                .unwrap();
+        })
+    };
+    let store = Store::open(&dir.path().join("store1")).unwrap();
+    let s = import_cmd::import(&store, &args(vec![fifo.clone()])).unwrap();
+    writer.join().unwrap();
+    assert_eq!((s.files_failed, s.new), (0, 2), "{s:?}");
+    // Inside a directory: listed as skipped, never opened (it would block).
+    let walk = dir.path().join("walk");
+    std::fs::create_dir(&walk).unwrap();
+    mkfifo(&walk.join("pipe"));
+    std::fs::write(walk.join("a.txt"), "203.0.113.5\n").unwrap();
+    let s = import_cmd::import(&store, &args(vec![walk])).unwrap();
+    assert_eq!((s.files_failed, s.new, s.files_skipped), (0, 1, 1), "{s:?}");
+    assert!(s.skipped_files[0].path.ends_with("pipe"));
+    assert!(s.skipped_files[0].reason.contains("not a regular file"));
+}

@@ -308,7 +308,20 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
             meta.len()
         ));
     }
-    std::fs::read(path).map_err(|e| format!("cannot read: {e}"))
+    // A pipe (`/dev/stdin`, `<(curl …)`) has no length up front: read at
+    // most one byte past the cap to tell.
+    use std::io::Read;
+    let f = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let mut out = Vec::with_capacity(meta.len() as usize);
+    f.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if out.len() as u64 > MAX_FILE_BYTES {
+        return Err(format!(
+            "the input is over {MAX_FILE_BYTES} bytes; inputs over that are not imported — split it first"
+        ));
+    }
+    Ok(out)
 }
 
 /// Adds `path` (a file, or a directory walked recursively) to `files` as
@@ -346,6 +359,18 @@ fn collect(
         return;
     }
     if !meta.is_dir() {
+        use std::os::unix::fs::FileTypeExt;
+        let ft = meta.file_type();
+        if explicit && (ft.is_fifo() || ft.is_char_device()) {
+            // Named on the command line: a pipe or `/dev/stdin` is input.
+            files.push((path.to_path_buf(), 0, true));
+        } else {
+            summary.files_skipped += 1;
+            summary.skipped_files.push(SkippedFile {
+                path: path.display().to_string(),
+                reason: "not a regular file (a pipe, socket or device)".into(),
+            });
+        }
         return;
     }
     // Symlinked directories are not followed inside a walk: they can loop.

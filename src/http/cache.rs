@@ -226,8 +226,16 @@ mod tests {
         assert_ne!(c.key(Handler::ListIocs, &p, 365).unwrap(), k);
         assert_ne!(c.key(Handler::Stix, &p, 1).unwrap(), k);
         assert_ne!(
-            c.key(Handler::ListIocs, &Params::parse(Some("limit=5&limit=6")), 1),
-            c.key(Handler::ListIocs, &Params::parse(Some("limit=6&limit=5")), 1)
+            c.key(
+                Handler::ListIocs,
+                &Params::parse(Some("limit=5&limit=6")),
+                1
+            ),
+            c.key(
+                Handler::ListIocs,
+                &Params::parse(Some("limit=6&limit=5")),
+                1
+            )
         );
         assert!(c.key(Handler::GetIoc, &p, 1).is_none());
         assert!(c.key(Handler::PostIocs, &p, 1).is_none());
