@@ -71,7 +71,8 @@ pub struct ServerConfig {
     pub upgrade_url: String,
     /// Milliseconds a rendered read response (listings and exports) may be
     /// served again to an identical request (same route, query and tier
-    /// lookback) while no IOC was written. 0 disables. Default 2000.
+    /// lookback) while no IOC was written. 0 disables; at most 60000 (a
+    /// tier's lookback window slides with the clock). Default 2000.
     pub response_cache_ms: u64,
     /// Memory budget of that cache in MiB. Default 32.
     pub response_cache_mib: u64,
@@ -303,18 +304,26 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 /// Finds the line of `key = ...` inside `[section]` (best effort) for
 /// semantic errors found after parsing.
 fn locate(text: &str, section: &str, key: &str) -> String {
-    let mut in_section = section.is_empty();
-    for (n, l) in text.lines().enumerate() {
-        let t = l.trim();
-        if t.starts_with('[') {
-            in_section = t.trim_matches(|c| c == '[' || c == ']').trim() == section;
-            continue;
-        }
-        if in_section && t.split('=').next().map(str::trim) == Some(key) {
-            return format!(":{}", n + 1);
+    // A span-keeping parse finds the value however it is written: under a
+    // `[section]` header (comments and all), as a dotted `section.key`, in
+    // an inline table, with a quoted key.
+    let Ok(doc) = toml_edit::ImDocument::parse(text) else {
+        return String::new();
+    };
+    let mut item = doc.as_item();
+    for part in section.split('.').chain([key]).filter(|p| !p.is_empty()) {
+        match item.get(part) {
+            Some(i) => item = i,
+            None => return String::new(),
         }
     }
-    String::new()
+    let span = match item {
+        toml_edit::Item::Value(v) => v.span(),
+        toml_edit::Item::Table(t) => t.span(),
+        other => other.span(),
+    };
+    span.map(|s| format!(":{}", line_col(text, s.start).0))
+        .unwrap_or_default()
 }
 
 impl Config {
@@ -406,6 +415,15 @@ impl Config {
                     format!("{name} must be between 1 and 65536 (MiB)"),
                 );
             }
+        }
+        if s.response_cache_ms > 60_000 {
+            // A tier's lookback window slides with the clock; an entry kept
+            // longer would show IOCs that have aged out of it.
+            err(
+                "server",
+                "response_cache_ms",
+                "response_cache_ms must be at most 60000 (one minute)".into(),
+            );
         }
         if s.response_cache_mib > 4096 {
             err(
@@ -612,6 +630,20 @@ mod tests {
         assert_eq!(e.len(), 2);
         assert_eq!(e[0].pos, ":2");
         assert_eq!(e[1].pos, ":5");
+        // Any TOML spelling of the key is found.
+        for (text, line) in [
+            ("[storage]  # the store\ncache_mib = 0\n", ":2"),
+            ("# top\n\nstorage.cache_mib = 0\n", ":3"),
+            ("storage = { cache_mib = 0 }\n", ":1"),
+            ("[storage]\n\"cache_mib\" = 0\n", ":2"),
+            (
+                "[server]\nlisten = \"127.0.0.1:1\"\n\n[ storage ]\nimport_cache_mib = 0\n",
+                ":5",
+            ),
+        ] {
+            let e = Config::parse(text, "f").unwrap_err();
+            assert_eq!(e[0].pos, line, "{text}");
+        }
     }
 
     #[test]

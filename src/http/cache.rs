@@ -43,8 +43,9 @@ struct Entry {
 
 impl Entry {
     fn cost(&self, key: &str) -> usize {
-        // The gzip variant is counted as a quarter of the body up front.
-        key.len() + self.body.len() + self.body.len() / 4 + 64 * self.headers.len() + 128
+        // The gzip variant is counted as half the body up front (JSON
+        // compresses 5-8x, random hashes in CSV about 3x).
+        key.len() + self.body.len() + self.body.len() / 2 + 64 * self.headers.len() + 128
     }
 
     /// The response for a client that does (`gzip`) or does not accept
@@ -108,12 +109,11 @@ impl ResponseCache {
         // By name only, and stable: repeated parameters keep their order,
         // which decides the value a handler reads.
         pairs.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut key = format!("{handler:?}|{lookback_days}");
+        // Every part length-prefixed: no name or value (which may hold any
+        // character once percent-decoded) can pass for a separator.
+        let mut key = format!("{handler:?}|{lookback_days}|");
         for (k, v) in pairs {
-            key.push('|');
-            key.push_str(k);
-            key.push('=');
-            key.push_str(v);
+            key.push_str(&format!("{}:{k}{}:{v}", k.len(), v.len()));
         }
         Some(key)
     }
@@ -237,6 +237,19 @@ mod tests {
                 1
             )
         );
+        // Separators inside names or values cannot forge another query.
+        let forged = [
+            ("tag=demo%7Ctype%3Dipv4", "tag=demo&type=ipv4"),
+            ("tag%3Ddemo=", "tag=demo%3D"),
+            ("a=1%7C2%3A3", "a=1&2=3"),
+        ];
+        for (x, y) in forged {
+            assert_ne!(
+                c.key(Handler::ListIocs, &Params::parse(Some(x)), 1),
+                c.key(Handler::ListIocs, &Params::parse(Some(y)), 1),
+                "{x} vs {y}"
+            );
+        }
         assert!(c.key(Handler::GetIoc, &p, 1).is_none());
         assert!(c.key(Handler::PostIocs, &p, 1).is_none());
 

@@ -15,28 +15,55 @@ use std::io::Write;
 /// pay for the work).
 pub const MIN_BYTES: usize = 1024;
 
-/// Whether the request's `Accept-Encoding` admits gzip: a `gzip` (or `*`)
-/// coding whose quality is not zero.
+/// Whether the request's `Accept-Encoding` admits gzip (RFC 9110
+/// §12.5.3): the quality of a `gzip` (or `x-gzip`) entry if one is listed,
+/// else that of `*`; no entry, or `q=0`, means no. A malformed quality
+/// counts as a refusal (identity is always safe).
 pub fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers
+    let mut named: Option<bool> = None;
+    let mut star: Option<bool> = None;
+    for item in headers
         .get_all(ACCEPT_ENCODING)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|item| {
-            let mut parts = item.split(';');
-            let coding = parts.next().unwrap_or("").trim();
-            if !(coding.eq_ignore_ascii_case("gzip") || coding == "*") {
-                return false;
+    {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or("").trim();
+        let slot = if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+            &mut named
+        } else if coding == "*" {
+            &mut star
+        } else {
+            continue;
+        };
+        let ok = parts.all(|p| {
+            let p = p.trim();
+            match p.get(..2) {
+                Some(q) if q.eq_ignore_ascii_case("q=") => quality(&p[2..]).is_some_and(|q| q > 0),
+                // Other parameters are not defined for codings: ignore them.
+                _ => true,
             }
-            // `q=0`, `q=0.0`, `q=0.000`: refused.
-            !parts.any(|p| {
-                let p = p.trim();
-                p.len() >= 3
-                    && p[..2].eq_ignore_ascii_case("q=")
-                    && p[2..].parse::<f32>().map(|q| q <= 0.0).unwrap_or(false)
-            })
-        })
+        });
+        // A refusal anywhere wins over an acceptance of the same coding.
+        *slot = Some(slot.unwrap_or(true) && ok);
+    }
+    named.or(star).unwrap_or(false)
+}
+
+/// An RFC 9110 §12.4.2 qvalue (`0`, `0.5`, `1.000`) in thousandths, or
+/// `None` if malformed.
+fn quality(v: &str) -> Option<u16> {
+    let (int, frac) = v.split_once('.').unwrap_or((v, ""));
+    if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let frac_val = format!("{frac:0<3}").parse::<u16>().ok()?;
+    match int {
+        "0" => Some(frac_val),
+        "1" if frac_val == 0 => Some(1000),
+        _ => None,
+    }
 }
 
 /// The gzip stream of `body` (fast level), or `None` when the body is too
@@ -107,6 +134,24 @@ mod tests {
         assert!(!accepts_gzip(&h("identity")));
         assert!(!accepts_gzip(&h("x-gzip-not")));
         assert!(!accepts_gzip(&HeaderMap::new()));
+        // A coding named explicitly is decided by its own entry, not `*`.
+        assert!(!accepts_gzip(&h("gzip;q=0, *")));
+        assert!(!accepts_gzip(&h("*, gzip;q=0")));
+        assert!(accepts_gzip(&h("*;q=0, gzip")));
+        assert!(accepts_gzip(&h("x-gzip")));
+        // Malformed qualities refuse.
+        for bad in [
+            "gzip;q=abc",
+            "gzip;q=NaN",
+            "gzip;q=1.5",
+            "gzip;q= 0",
+            "gzip;q=0.0001",
+            "gzip;q=",
+        ] {
+            assert!(!accepts_gzip(&h(bad)), "{bad}");
+        }
+        assert!(accepts_gzip(&h("gzip;q=0.001")));
+        assert!(accepts_gzip(&h("gzip;q=1.000")));
     }
 
     #[test]
