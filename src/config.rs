@@ -87,11 +87,11 @@ pub struct StorageConfig {
     /// sled page cache of `iocd serve`, MiB. Listings, exports and TAXII
     /// pages read the store sequentially (a cache does not help them) and
     /// repeated reads hit the response cache, so a small one keeps the
-    /// server lean. Default 16.
+    /// server lean. Default 8.
     pub cache_mib: u64,
     /// sled page cache of `iocd import`, MiB: bulk ingest looks every IOC
     /// up by id, which a larger cache speeds up (each MiB of cache costs
-    /// about 2 MiB of RSS). Default 24.
+    /// about 2 MiB of RSS). Default 16.
     pub import_cache_mib: u64,
 }
 
@@ -207,8 +207,8 @@ impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
             data_dir: PathBuf::from("./iocd-data"),
-            cache_mib: 16,
-            import_cache_mib: 24,
+            cache_mib: 8,
+            import_cache_mib: 16,
         }
     }
 }
@@ -551,9 +551,9 @@ response_cache_mib = 32
 # The IOC store and the generated TLS material live here.
 data_dir = "{dd}"
 # sled page cache of the server, MiB (reads are sequential scans: small is enough).
-cache_mib = 16
+cache_mib = 8
 # sled page cache of `iocd import`, MiB (bulk dedupe lookups).
-import_cache_mib = 24
+import_cache_mib = 16
 
 [tls]
 # Relative paths are inside data_dir. Missing files are generated at first start

@@ -166,6 +166,14 @@ pub async fn serve(
                     .get_or_try_init(|| render(store, following, p, coll, kind))
                     .await;
             });
+            // tokio runs a task spawned from a worker in that worker's LIFO
+            // slot, which the other worker cannot steal: without a yield the
+            // render would start only after this task has encrypted and
+            // written the whole page (~1 ms at limit=1000), too late to
+            // overlap with the client. Yielding lets it start its blocking
+            // work now, on the other core (1M-store paging: 280,000 ->
+            // 320,000-390,000 objects/s).
+            tokio::task::yield_now().await;
         }
     }
     Ok(page_response(rendered.body, rendered.range))
