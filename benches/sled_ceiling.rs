@@ -54,10 +54,16 @@ fn run(n: u64, key_len: usize, value_len: usize, random: bool, batch: usize) -> 
 
 fn main() {
     let benching = std::env::args().any(|a| a == "--bench");
-    let n: u64 = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(if benching { 400_000 } else { 2_000 });
+    // `cargo test` passes harness flags (`--test-threads 2`): only a bench
+    // run reads N from the arguments.
+    let n: u64 = if benching {
+        std::env::args()
+            .skip(1)
+            .find_map(|a| a.parse().ok())
+            .unwrap_or(400_000)
+    } else {
+        2_000
+    };
     println!("sled 0.34 write ceiling, {n} inserts per case, 16 MiB cache");
     for (name, kl, vl, random) in [
         (
