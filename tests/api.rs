@@ -647,11 +647,18 @@ fn read_responses_are_cached_until_a_write() {
             .unwrap_or(-1);
         (r.status().as_u16(), cache, remaining, r.text().unwrap())
     };
-    let (st, c1, rem1, b1) = get("/api/v1/iocs/stix?limit=5&type=domain", pro);
+    let (st, c1, _, b1) = get("/api/v1/iocs/stix?limit=5&type=domain", pro);
     assert_eq!((st, c1.as_str()), (200, "miss"), "{b1}");
-    let (st, c2, rem2, b2) = get("/api/v1/iocs/stix?type=domain&limit=5", pro);
+    let (st, c2, _, b2) = get("/api/v1/iocs/stix?type=domain&limit=5", pro);
     assert_eq!((st, c2.as_str()), (200, "hit"));
     assert_eq!(b1, b2);
+    // A hit is still charged. (Checked on the free tier: 10/min refills one
+    // token per 6 s, so the count cannot creep back between two requests
+    // as pro's 1000/min can.)
+    let (st, c, rem1, _) = get("/api/v1/iocs?limit=7", &s.keys.free);
+    assert_eq!((st, c.as_str()), (200, "miss"));
+    let (st, c, rem2, _) = get("/api/v1/iocs?limit=7", &s.keys.free);
+    assert_eq!((st, c.as_str()), (200, "hit"));
     assert_eq!(rem2, rem1 - 1, "a cache hit is still charged");
     // A client accepting gzip gets the same document compressed.
     let r = s

@@ -266,11 +266,11 @@ mod tests {
 
     #[tokio::test]
     async fn expires_skips_errors_and_keeps_to_budget() {
-        let c = ResponseCache::new(30, 1);
+        let c = ResponseCache::new(400, 1);
         let k = "k".to_string();
         c.put(k.clone(), 1, ok("x"), false);
         assert!(c.get(&k, 1, false).is_some());
-        std::thread::sleep(Duration::from_millis(40));
+        std::thread::sleep(Duration::from_millis(450));
         assert!(c.get(&k, 1, false).is_none());
 
         let mut bad = ok("err");
