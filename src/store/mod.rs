@@ -245,7 +245,7 @@ impl Store {
     }
 
     /// A counter that changes whenever IOC data changes (every committed
-    /// ingest chunk, every delete) in this process. Read it before
+    /// ingest chunk, every delete, a verify repair) in this process. Read it before
     /// computing something from the store: the result is current as long
     /// as the counter still has that value.
     pub fn generation(&self) -> u64 {

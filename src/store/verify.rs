@@ -358,6 +358,8 @@ impl Store {
         if repair && fixes > 0 {
             let _w = self.commit.write().unwrap_or_else(|p| p.into_inner());
             self.iocs.apply_batch(fix)?;
+            self.generation
+                .fetch_add(1, std::sync::atomic::Ordering::Release);
             drop(_w);
             self.flush()?;
             rep.repaired = true;
