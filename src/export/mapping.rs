@@ -486,12 +486,6 @@ impl fmt::Display for StixPattern<'_> {
     }
 }
 
-impl Serialize for StixPattern<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
 /// Display name shared by STIX `name`, CEF `Name` and OpenIOC:
 /// "Malicious IPv4 Address - 1.2.3.4"; for techniques the ATT&CK name is
 /// appended when known ("ATT&CK Technique - T1071 Application Layer
@@ -517,12 +511,6 @@ impl fmt::Display for DisplayName<'_> {
             Some(t) => write!(f, "{label} - {} {}", i.value, t.name),
             None => write!(f, "{label} - {}", i.value),
         }
-    }
-}
-
-impl Serialize for DisplayName<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
     }
 }
 
@@ -567,11 +555,18 @@ impl fmt::Display for Timestamp {
     }
 }
 
-impl Serialize for Timestamp {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
+/// These serialize as the JSON string of their `Display` text, written
+/// through serde_json's escaper with no intermediate `String`.
+macro_rules! serialize_as_display {
+    ($($t:ty),*) => {$(
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+    )*};
 }
+serialize_as_display!(StixPattern<'_>, DisplayName<'_>, Timestamp);
 
 /// The TLP an IOC is exported with: the override when given, else the
 /// IOC's own (explicit, or derived from confidence: high→green,
