@@ -36,9 +36,9 @@ fn consistent(r: &Value) -> bool {
 fn print_text(r: &Value, where_: &str) {
     let n = |k: &str| r[k].as_u64().unwrap_or(0);
     println!(
-        "{where_}: {} records, {} pointers, {} tombstones, {} API keys",
+        "{where_}: {} records in {} blocks, {} tombstones, {} API keys",
         n("records"),
-        n("pointers"),
+        n("blocks"),
         n("tombstones"),
         n("api_keys")
     );

@@ -7,20 +7,21 @@
 //! ```text
 //! magic    "IOCDBAK\n"                      8 bytes
 //! version  u8 = 1
-//! header   u32 length ++ JSON {"iocd_version", "created", "store_layout": 1, "trees": ["iocs", "keys"]}
+//! header   u32 length ++ JSON {"iocd_version", "created", "store_layout": 2, "trees": ["iocs", "keys"]}
 //! entry*   u8 tree (1 = iocs, 2 = keys) ++ u32 key length ++ key ++ u32 value length ++ value
 //! trailer  u8 0xFF ++ u64 entry count ++ SHA-256 (32 bytes) of every byte before the digest
 //! ```
 //!
-//! Entries are the raw key/value pairs of the `iocs` tree (records,
-//! pointers, counters, tombstones; layout in the module doc of
+//! Entries are the raw key/value pairs of the `iocs` tree (blocks,
+//! headers, patches, counters, tombstones; layout in the module doc of
 //! [`crate::store`]) followed by the `keys` tree (API key records: argon2
 //! hashes, never secrets). Copying raw pairs makes a restore exact —
 //! same ids, same index times, so TAXII and listing cursors handed out
 //! before the backup stay valid — and a restore is a bulk load with no
 //! re-merging. The record encoding inside the values carries its own
 //! format byte ([`crate::store::codec`]); `store_layout` names the key
-//! layout, so a future layout can refuse or convert old backups.
+//! layout. A layout-1 backup (iocd 0.1) restores as it was written and is
+//! converted when the restored store is first opened.
 //!
 //! # Consistency
 //!
@@ -38,7 +39,9 @@ use std::path::Path;
 const MAGIC: &[u8; 8] = b"IOCDBAK\n";
 const VERSION: u8 = 1;
 /// Key layout of the `iocs` tree this build reads and writes.
-const STORE_LAYOUT: u64 = 1;
+const STORE_LAYOUT: u64 = 2;
+/// Older key layouts a restore accepts (converted at the next open).
+const OLD_LAYOUTS: [u64; 1] = [1];
 const TREE_IOCS: u8 = 1;
 const TREE_KEYS: u8 = 2;
 const TRAILER: u8 = 0xFF;
@@ -68,7 +71,7 @@ pub enum BackupError {
 pub struct BackupSummary {
     /// Key/value pairs in the `iocs` tree.
     pub iocs_entries: u64,
-    /// IOC records among them.
+    /// Live IOCs (the sum of the per-type counters).
     pub records: u64,
     /// API key records.
     pub keys: u64,
@@ -173,8 +176,8 @@ impl Store {
             let (k, v) = kv?;
             put_item(&mut w, TREE_IOCS, &k, &v)?;
             s.iocs_entries += 1;
-            if k.first() == Some(&super::P_RECORD) {
-                s.records += 1;
+            if k.first() == Some(&super::P_COUNT) {
+                s.records += super::read_u64(&v);
             }
         }
         for kv in self.keys.iter() {
@@ -225,7 +228,8 @@ fn read_stream(
     r.exact(&mut h)?;
     let header: serde_json::Value =
         serde_json::from_slice(&h).map_err(|e| BackupError::Format(format!("header: {e}")))?;
-    if header["store_layout"].as_u64() != Some(STORE_LAYOUT) {
+    let layout = header["store_layout"].as_u64();
+    if layout != Some(STORE_LAYOUT) && !layout.is_some_and(|l| OLD_LAYOUTS.contains(&l)) {
         return Err(BackupError::Format(format!(
             "store layout {} is unknown to this iocd version",
             header["store_layout"]
@@ -249,8 +253,8 @@ fn read_stream(
         let v = r.item("value")?;
         if tag == TREE_IOCS {
             s.iocs_entries += 1;
-            if k.first() == Some(&super::P_RECORD) {
-                s.records += 1;
+            if k.first() == Some(&super::P_COUNT) {
+                s.records += super::read_u64(&v);
             }
         } else {
             s.keys += 1;

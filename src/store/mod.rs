@@ -2,22 +2,31 @@
 //!
 //! All IOC data lives in ONE sled tree, `iocs`, under one-byte key
 //! prefixes, so a whole ingest chunk is one atomic `apply_batch` (sled
-//! batches are atomic per tree; no orphan index entry after a crash):
+//! batches are atomic per tree; no half-written chunk after a crash).
+//! Store layout 2:
 //!
-//! - `T ++ type (u8) ++ modified micros (u64 BE) ++ id (16)` → the record
-//!   ([`codec`]). The record *is* the time index entry: a listing, an
-//!   export or a TAXII page is one sequential range scan with no random
-//!   reads. Keyed by when the *current version* was stored, so updates move
-//!   to the end of their type's range and pollers see them.
-//! - `I ++ id` → `type ++ modified micros` (9 bytes): where an id's record
-//!   is, for dedupe on ingest and lookups by id.
+//! - `B ++ type (u8) ++ t (u64 BE micros)` → a block ([`block`]): the
+//!   records of one type whose current version was committed at index time
+//!   `t`, sorted by id, at most [`block::BLOCK_RECORDS`] per block. Every
+//!   block gets its own `t` from the writer, so `(t, id)` orders records
+//!   totally and is the listing/TAXII cursor. A listing, an export or a
+//!   TAXII page is one sequential range scan over blocks.
+//! - `H ++ type ++ t` → the block's ids (16 bytes each): what the in-memory
+//!   id index ([`index`]) is rebuilt from, without reading records.
+//! - `P ++ type ++ t` → the block's patch: records that left it (changed,
+//!   so moved to a newer block; or deleted) and newer `last_seen` times of
+//!   re-sightings with nothing new. Folded into the block when it grows.
 //! - `C ++ type` → u64 BE: live indicators per type.
 //! - `X ++ id` → tombstone of a deleted false positive (also held in
 //!   memory: tombstones are few and checked for every observation).
 //!
-//! Queries without a type filter merge the eleven per-type ranges by
-//! `(micros, id)` (see `query.rs`), so there is no second, global time
-//! index to keep in step: a new IOC costs one read and two inserts.
+//! Layout 1 (`T ++ type ++ t ++ id` → one record, `I ++ id` → pointer) is
+//! converted at open ([`Store::open`]); its blocks keep each record's time,
+//! so cursors issued before the upgrade stay valid.
+//!
+//! Queries without a type filter merge the eleven per-type block ranges by
+//! `(t, id)` (see `query.rs`). A new IOC costs ~1/32 of a sled insert; a
+//! re-sighting an id-index lookup, one record read and a patch update.
 //!
 //! API keys live in their own tree, `keys` (see [`keys`]).
 //!
@@ -25,27 +34,32 @@
 //! repairs) the invariants above.
 //!
 //! Writers are serialized by one mutex that also hands out strictly
-//! increasing chunk timestamps, so two chunks never share an index time and
-//! a cursor never skips a record committed after it was issued. Readers of
-//! the index take the read side of `commit`, so a page never sees half a
-//! chunk.
+//! increasing block times (never below the newest stored block, even if
+//! the clock steps back), so a cursor never skips a record committed after
+//! it was issued. Readers of blocks take the read side of `commit`, so a
+//! page never sees half a chunk.
 
 pub mod backup;
+pub mod block;
 pub mod codec;
+pub mod index;
 pub mod keys;
+mod migrate;
 mod query;
 pub mod verify;
 
 pub use query::{Cursor, Page, Query};
 
 use crate::ioc::{Indicator, IocType, Observation, Source, DEFAULT_CONFIDENCE};
+use block::{BlockView, Patch, PatchOp, BLOCK_RECORDS};
 use chrono::{DateTime, Utc};
-use codec::{decode_indicator, encode_indicator, from_micros, micros};
+use codec::{from_micros, micros};
+use index::{IdIndex, Loc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Mutex, RwLock, RwLockWriteGuard};
 use uuid::Uuid;
 
 /// Upper bounds on merged lists, so one hot IOC seen by thousands of
@@ -53,20 +67,23 @@ use uuid::Uuid;
 const MAX_SOURCES: usize = 64;
 const MAX_TAGS: usize = 64;
 const MAX_TECHNIQUES: usize = 64;
-/// Observations written per atomic batch. sled keeps every node version a
-/// batch replaces until the batch ends: at 8192, importing 1M IOCs peaked
-/// at 450 MiB; at 512 (with a 16 MiB cache) it stays near 270 MiB, no
-/// slower (benches/import.sh).
-const CHUNK: usize = 512;
+/// Observations written per atomic batch. A chunk of 4096 new IOCs is
+/// ~130 blocks: few sled items, so sled's per-batch memory stays small,
+/// and the known IOCs of a chunk are read in one ordered pass.
+const CHUNK: usize = 4096;
 
 /// sled page-cache budget of a serving or importing store.
 pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Key prefixes in the `iocs` tree.
-const P_RECORD: u8 = b'T';
-const P_POINTER: u8 = b'I';
+const P_BLOCK: u8 = b'B';
+const P_HEADER: u8 = b'H';
+const P_PATCH: u8 = b'P';
 const P_COUNT: u8 = b'C';
 const P_TOMBSTONE: u8 = b'X';
+/// Layout 1 keys, converted at open.
+const P_LEGACY_RECORD: u8 = b'T';
+const P_LEGACY_POINTER: u8 = b'I';
 
 /// Store failures. None of these is a client's fault (HTTP 500 / CLI exit 1).
 #[derive(Debug, thiserror::Error)]
@@ -124,55 +141,51 @@ pub type TimeRange = (DateTime<Utc>, DateTime<Utc>);
 /// The IOC store over one sled database.
 pub struct Store {
     db: sled::Db,
-    /// Records, pointers, counters and tombstones under key prefixes.
+    /// Blocks, headers, patches, counters and tombstones under key prefixes.
     iocs: sled::Tree,
     pub(crate) keys: sled::Tree,
     /// Ids of tombstones (mirror of the `X` keys).
     tombstoned: RwLock<HashSet<Uuid>>,
-    /// Last chunk timestamp handed out (micros); the writer mutex.
+    /// Last block time handed out (micros); the writer mutex.
     writer: Mutex<i64>,
-    /// Write side held while a chunk is applied; index readers take the
+    /// Write side held while a chunk is applied; block readers take the
     /// read side.
     commit: RwLock<()>,
     /// See [`Store::generation`].
     generation: AtomicU64,
+    /// id → block, built on first use (`None` until then, or after a
+    /// repair). Changed only by holders of `writer`.
+    index: RwLock<Option<IdIndex>>,
 }
 
-fn pointer_key(id: &Uuid) -> [u8; 17] {
+fn tombstone_key(id: &Uuid) -> [u8; 17] {
     let mut k = [0u8; 17];
-    k[0] = P_POINTER;
+    k[0] = P_TOMBSTONE;
     k[1..].copy_from_slice(id.as_bytes());
     k
 }
 
-fn tombstone_key(id: &Uuid) -> [u8; 17] {
-    let mut k = pointer_key(id);
-    k[0] = P_TOMBSTONE;
+/// `prefix ++ type ++ t`: the block (`B`), header (`H`) or patch (`P`) key
+/// of the block at `loc`.
+fn loc_key(prefix: u8, loc: Loc) -> [u8; 10] {
+    let mut k = [0u8; 10];
+    k[0] = prefix;
+    k[1] = loc.ty().code();
+    k[2..].copy_from_slice(&(loc.t() as u64).to_be_bytes());
     k
 }
 
-/// `T ++ type ++ micros ++ id`.
-fn record_key(ty: IocType, t: i64, id: &Uuid) -> [u8; 26] {
-    let mut k = [0u8; 26];
-    k[0] = P_RECORD;
-    k[1] = ty.code();
-    k[2..10].copy_from_slice(&(t.max(0) as u64).to_be_bytes());
-    k[10..].copy_from_slice(id.as_bytes());
-    k
-}
-
-fn pointer_value(ty: IocType, t: i64) -> [u8; 9] {
-    let mut v = [0u8; 9];
-    v[0] = ty.code();
-    v[1..].copy_from_slice(&(t.max(0) as u64).to_be_bytes());
-    v
-}
-
-fn parse_pointer(v: &[u8]) -> Option<(IocType, i64)> {
-    if v.len() != 9 {
+/// Inverse of [`loc_key`] (any prefix); `None` for a malformed key.
+fn parse_loc_key(k: &[u8]) -> Option<Loc> {
+    if k.len() != 10 {
         return None;
     }
-    Some((IocType::from_code(v[0])?, read_u64(&v[1..]) as i64))
+    let ty = IocType::from_code(k[1])?;
+    let t = read_u64(&k[2..]);
+    if t >> 59 != 0 {
+        return None;
+    }
+    Some(Loc::new(ty, t as i64))
 }
 
 fn count_key(ty: IocType) -> [u8; 2] {
@@ -187,8 +200,64 @@ fn is_lock_busy(e: &std::io::Error) -> bool {
         || e.to_string().starts_with("could not acquire lock")
 }
 
+fn codec_err(loc: Loc, e: codec::CodecError) -> StoreError {
+    StoreError::Codec {
+        key: format!("block {} t={}", loc.ty().as_str(), loc.t()),
+        source: e,
+    }
+}
+
+/// An existing block an ingest or delete patches: its size and patch
+/// (the block bytes are read again only if it must be rewritten).
+struct Touched {
+    loc: Loc,
+    len: usize,
+    patch: Patch,
+    dirty: bool,
+}
+
+impl Touched {
+    fn mark(&mut self, id: Uuid, op: PatchOp) {
+        self.patch.ops.insert(id, op);
+        self.dirty = true;
+    }
+
+    /// Adds the block's new state to `batch`: the patch, or the block
+    /// rewritten with it folded in, or nothing left when no record is.
+    fn write(self, store: &Store, batch: &mut sled::Batch) -> Result<(), StoreError> {
+        if !self.dirty {
+            return Ok(());
+        }
+        let (b, h, p) = (
+            loc_key(P_BLOCK, self.loc),
+            loc_key(P_HEADER, self.loc),
+            loc_key(P_PATCH, self.loc),
+        );
+        if self.patch.gone() >= self.len {
+            batch.remove(&b[..]);
+            batch.remove(&h[..]);
+            batch.remove(&p[..]);
+        } else if block::needs_fold(self.len, &self.patch) {
+            let Some(bytes) = store.iocs.get(b)? else {
+                return Ok(());
+            };
+            let view = BlockView::parse(&bytes).map_err(|e| codec_err(self.loc, e))?;
+            let mut recs =
+                block::resolve(&view, Some(&self.patch)).map_err(|e| codec_err(self.loc, e))?;
+            let value = block::encode_block(&mut recs);
+            batch.insert(&h[..], block::encode_ids(recs.iter().map(|r| r.id)));
+            batch.insert(&b[..], value);
+            batch.remove(&p[..]);
+        } else {
+            batch.insert(&p[..], self.patch.encode());
+        }
+        Ok(())
+    }
+}
+
 impl Store {
-    /// Opens (creating if needed) the store in directory `path`.
+    /// Opens (creating if needed) the store in directory `path`, converting
+    /// a layout-1 store to layout 2 first.
     ///
     /// Errors: [`StoreError::Locked`] when another process holds it.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
@@ -233,7 +302,7 @@ impl Store {
                 tombstoned.insert(id);
             }
         }
-        Ok(Store {
+        let store = Store {
             keys: db.open_tree("keys")?,
             iocs,
             db,
@@ -241,7 +310,30 @@ impl Store {
             writer: Mutex::new(0),
             commit: RwLock::new(()),
             generation: AtomicU64::new(0),
-        })
+            index: RwLock::new(None),
+        };
+        store.migrate_layout1()?;
+        let newest = store.newest_block_time()?;
+        *store.writer.lock().unwrap_or_else(|p| p.into_inner()) = newest;
+        Ok(store)
+    }
+
+    /// The newest block time of any type (0 for an empty store).
+    fn newest_block_time(&self) -> Result<i64, StoreError> {
+        let mut t = 0;
+        for ty in IocType::ALL {
+            if let Some((k, _)) = self
+                .iocs
+                .scan_prefix([P_BLOCK, ty.code()])
+                .next_back()
+                .transpose()?
+            {
+                if let Some(loc) = parse_loc_key(&k) {
+                    t = t.max(loc.t());
+                }
+            }
+        }
+        Ok(t)
     }
 
     /// A counter that changes whenever IOC data changes (every committed
@@ -263,16 +355,101 @@ impl Store {
         self.db.size_on_disk().unwrap_or(0)
     }
 
-    fn next_batch_time(last: &mut i64) -> i64 {
+    fn next_block_time(last: &mut i64) -> i64 {
         let now = micros(Utc::now());
         *last = now.max(*last + 1);
         *last
     }
 
+    /// Reads every block header and patch into a fresh id index.
+    fn build_index(&self) -> Result<IdIndex, StoreError> {
+        let mut ix = IdIndex::default();
+        for kv in self.iocs.scan_prefix([P_HEADER]) {
+            let (k, v) = kv?;
+            if let Some(loc) = parse_loc_key(&k) {
+                index::add_block(&mut ix, loc, block::decode_ids(&v));
+            }
+        }
+        for kv in self.iocs.scan_prefix([P_PATCH]) {
+            let (k, v) = kv?;
+            let (Some(loc), Ok(p)) = (parse_loc_key(&k), Patch::decode(&v)) else {
+                continue;
+            };
+            for (id, op) in &p.ops {
+                if *op == PatchOp::Gone && ix.get(id) == Some(&loc) {
+                    ix.remove(id);
+                }
+            }
+        }
+        Ok(ix)
+    }
+
+    /// The id index, built if needed, for a holder of `writer`.
+    fn index_mut(&self) -> Result<RwLockWriteGuard<'_, Option<IdIndex>>, StoreError> {
+        let mut g = self.index.write().unwrap_or_else(|p| p.into_inner());
+        if g.is_none() {
+            *g = Some(self.build_index()?);
+        }
+        Ok(g)
+    }
+
+    /// Where `id`'s record is, if stored.
+    fn locate(&self, id: &Uuid) -> Result<Option<Loc>, StoreError> {
+        {
+            let g = self.index.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(ix) = g.as_ref() {
+                return Ok(ix.get(id).copied());
+            }
+        }
+        Ok(self
+            .index_mut()?
+            .as_ref()
+            .and_then(|ix| ix.get(id).copied()))
+    }
+
+    /// Forgets the id index (after a repair changed blocks underneath it).
+    fn drop_index(&self) {
+        *self.index.write().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    fn patch_at(&self, loc: Loc) -> Result<Patch, StoreError> {
+        match self.iocs.get(loc_key(P_PATCH, loc))? {
+            Some(v) => Patch::decode(&v).map_err(|e| codec_err(loc, e)),
+            None => Ok(Patch::default()),
+        }
+    }
+
+    /// Reads the block at `loc` and its patch: `None` if the block is gone.
+    fn touch(&self, loc: Loc) -> Result<Option<(Touched, sled::IVec)>, StoreError> {
+        let Some(bytes) = self.iocs.get(loc_key(P_BLOCK, loc))? else {
+            return Ok(None);
+        };
+        let len = BlockView::parse(&bytes)
+            .map_err(|e| codec_err(loc, e))?
+            .len();
+        let t = Touched {
+            loc,
+            len,
+            patch: self.patch_at(loc)?,
+            dirty: false,
+        };
+        Ok(Some((t, bytes)))
+    }
+
+    /// The live record `id` of a block read by [`Store::touch`].
+    fn record_in(t: &Touched, bytes: &[u8], id: &Uuid) -> Result<Option<Indicator>, StoreError> {
+        let view = BlockView::parse(bytes).map_err(|e| codec_err(t.loc, e))?;
+        let Some(i) = view.find(id) else {
+            return Ok(None);
+        };
+        let rec = view.record(i).map_err(|e| codec_err(t.loc, e))?;
+        Ok(t.patch.apply(rec))
+    }
+
     /// Stores a batch of observations: dedupes within the batch, merges with
     /// stored records (last_seen, sources, tags, techniques merged; highest
     /// confidence kept; most restrictive TLP kept), moves changed records to
-    /// the end of the time order, in atomic chunks of up to 512
+    /// the end of the time order, in atomic chunks of up to 4096
     /// observations, then flushes. Returns only after the data is durable.
     pub fn ingest(&self, batch: Vec<Observation>) -> Result<IngestReport, StoreError> {
         let mut report = IngestReport::default();
@@ -295,12 +472,11 @@ impl Store {
         }
         let mut last = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         for chunk in order.chunks(CHUNK) {
-            let t = Self::next_batch_time(&mut last);
             let obs: Vec<(&Uuid, &Observation)> = chunk
                 .iter()
                 .filter_map(|id| merged.get(id).map(|o| (id, o)))
                 .collect();
-            let r = self.commit_chunk(t, &obs)?;
+            let r = self.commit_chunk(&mut last, &obs)?;
             report.add(&r);
         }
         drop(last);
@@ -309,94 +485,128 @@ impl Store {
     }
 
     /// Reads what it needs (the caller holds `writer`, so nothing changes
-    /// underneath), then applies one atomic batch.
+    /// underneath), then applies one atomic batch: new blocks for new and
+    /// changed records, patches (or folded rewrites) of the blocks they
+    /// left or re-saw, counters.
     fn commit_chunk(
         &self,
-        t: i64,
+        last: &mut i64,
         obs: &[(&Uuid, &Observation)],
     ) -> Result<IngestReport, StoreError> {
         let mut r = IngestReport::default();
-        let mut batch = sled::Batch::default();
-        let mut new_per_type = [0u64; IocType::ALL.len()];
+        let mut guard = self.index_mut()?;
+        let Some(ix) = guard.as_mut() else {
+            return Ok(r);
+        };
+        let t0 = Self::next_block_time(last);
+        // Per type: records to write into new blocks (and whether new).
+        let mut fresh: Vec<Vec<(Indicator, bool)>> = vec![Vec::new(); IocType::ALL.len()];
+        let mut known: Vec<(Loc, usize)> = Vec::new();
         let tombstoned = self.tombstoned.read().unwrap_or_else(|p| p.into_inner());
-        for (id, o) in obs {
+        for (n, (id, _)) in obs.iter().enumerate() {
             if tombstoned.contains(id) {
                 r.suppressed += 1;
-                continue;
-            }
-            let old = match self
-                .iocs
-                .get(pointer_key(id))?
-                .as_deref()
-                .and_then(parse_pointer)
-            {
-                Some((ty, ot)) => self.record_at(ty, ot, id)?.map(|rec| (rec, ot)),
-                None => None,
-            };
-            match old {
-                None => {
-                    let rec = new_record(**id, o, t);
-                    batch.insert(&record_key(rec.ioc_type, t, id)[..], encode_indicator(&rec));
-                    batch.insert(&pointer_key(id)[..], &pointer_value(rec.ioc_type, t)[..]);
-                    new_per_type[rec.ioc_type.code() as usize] += 1;
-                    r.new += 1;
-                }
-                Some((old, ot)) => {
-                    let (rec, changed) = merge_record(&old, o, t);
-                    let ty = old.ioc_type;
-                    if changed {
-                        batch.remove(&record_key(ty, ot, id)[..]);
-                        batch.insert(&record_key(ty, t, id)[..], encode_indicator(&rec));
-                        batch.insert(&pointer_key(id)[..], &pointer_value(ty, t)[..]);
-                        r.updated += 1;
-                    } else {
-                        if rec.last_seen != old.last_seen {
-                            batch.insert(&record_key(ty, ot, id)[..], encode_indicator(&rec));
-                        }
-                        r.unchanged += 1;
-                    }
-                }
+            } else if let Some(loc) = ix.get(id) {
+                known.push((*loc, n));
+            } else {
+                known.push((Loc::NONE, n));
             }
         }
         drop(tombstoned);
+        // Known IOCs are read block by block in key order: each block (and
+        // the sled node holding it) is read once per chunk, sequentially.
+        known.sort_unstable();
+        let mut touched: Vec<Touched> = Vec::new();
+        for group in known.chunk_by(|a, b| a.0 == b.0) {
+            let loc = group[0].0;
+            let mut block = None;
+            if loc != Loc::NONE {
+                block = self.touch(loc)?;
+            }
+            for &(_, n) in group {
+                let (id, o) = obs[n];
+                let old = match &block {
+                    Some((t, bytes)) => Self::record_in(t, bytes, id)?,
+                    None => None,
+                };
+                let (Some(old), Some((t, _))) = (old, block.as_mut()) else {
+                    let rec = new_record(*id, o, t0);
+                    fresh[rec.ioc_type.code() as usize].push((rec, true));
+                    r.new += 1;
+                    continue;
+                };
+                let (rec, changed) = merge_record(&old, o, t0);
+                if changed {
+                    t.mark(*id, PatchOp::Gone);
+                    fresh[rec.ioc_type.code() as usize].push((rec, false));
+                    r.updated += 1;
+                } else {
+                    if rec.last_seen != old.last_seen {
+                        t.mark(*id, PatchOp::Seen(micros(rec.last_seen)));
+                    }
+                    r.unchanged += 1;
+                }
+            }
+            if let Some((t, _)) = block {
+                touched.push(t);
+            }
+        }
+        let mut batch = sled::Batch::default();
+        let mut placed: Vec<(Uuid, Loc)> = Vec::with_capacity(obs.len());
         for ty in IocType::ALL {
-            let n = new_per_type[ty.code() as usize];
-            if n > 0 {
+            let mut recs = std::mem::take(&mut fresh[ty.code() as usize]);
+            let new = recs.iter().filter(|(_, n)| *n).count() as u64;
+            recs.sort_by_key(|r| r.0.id);
+            let mut recs = recs.into_iter().peekable();
+            while recs.peek().is_some() {
+                let t = Self::next_block_time(last);
+                let loc = Loc::new(ty, t);
+                let mut out: Vec<Indicator> = Vec::with_capacity(BLOCK_RECORDS);
+                for (mut rec, is_new) in recs.by_ref().take(BLOCK_RECORDS) {
+                    rec.modified = from_micros(t);
+                    if is_new {
+                        rec.added_at = rec.modified;
+                    }
+                    placed.push((rec.id, loc));
+                    out.push(rec);
+                }
+                batch.insert(
+                    &loc_key(P_HEADER, loc)[..],
+                    block::encode_ids(out.iter().map(|x| x.id)),
+                );
+                batch.insert(&loc_key(P_BLOCK, loc)[..], block::encode_block(&mut out));
+            }
+            if new > 0 {
                 let cur = self
                     .iocs
                     .get(count_key(ty))?
                     .map(|v| read_u64(&v))
                     .unwrap_or(0);
-                batch.insert(&count_key(ty)[..], &(cur + n).to_be_bytes()[..]);
+                batch.insert(&count_key(ty)[..], &(cur + new).to_be_bytes()[..]);
             }
         }
-        let _w = self.commit.write().unwrap_or_else(|p| p.into_inner());
-        self.iocs.apply_batch(batch)?;
-        self.generation.fetch_add(1, Ordering::Release);
-        Ok(r)
-    }
-
-    fn record_at(&self, ty: IocType, t: i64, id: &Uuid) -> Result<Option<Indicator>, StoreError> {
-        match self.iocs.get(record_key(ty, t, id))? {
-            Some(b) => decode_indicator(&b)
-                .map(Some)
-                .map_err(|e| StoreError::Codec {
-                    key: id.to_string(),
-                    source: e,
-                }),
-            None => Ok(None),
+        for t in touched {
+            t.write(self, &mut batch)?;
         }
+        {
+            let _w = self.commit.write().unwrap_or_else(|p| p.into_inner());
+            self.iocs.apply_batch(batch)?;
+            self.generation.fetch_add(1, Ordering::Release);
+        }
+        for (id, loc) in placed {
+            ix.insert(id, loc);
+        }
+        Ok(r)
     }
 
     /// The indicator with this id, if stored (tombstoned ones are gone).
     pub fn get(&self, id: &Uuid) -> Result<Option<Indicator>, StoreError> {
-        match self
-            .iocs
-            .get(pointer_key(id))?
-            .as_deref()
-            .and_then(parse_pointer)
-        {
-            Some((ty, t)) => self.record_at(ty, t, id),
+        let Some(loc) = self.locate(id)? else {
+            return Ok(None);
+        };
+        let _r = self.commit.read().unwrap_or_else(|p| p.into_inner());
+        match self.touch(loc)? {
+            Some((t, bytes)) => Self::record_in(&t, &bytes, id),
             None => Ok(None),
         }
     }
@@ -412,16 +622,26 @@ impl Store {
         }
     }
 
-    /// Deletes an indicator as a false positive: removes the record and its
-    /// pointer and leaves a tombstone, atomically, then flushes. Returns the
-    /// removed indicator, or `None` if it was not stored.
+    /// Deletes an indicator as a false positive: marks its record gone in
+    /// its block's patch and leaves a tombstone, atomically, then flushes.
+    /// Returns the removed indicator, or `None` if it was not stored.
     pub fn delete(
         &self,
         id: &Uuid,
         reason: Option<String>,
     ) -> Result<Option<Indicator>, StoreError> {
         let _last = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(old) = self.get(id)? else {
+        let mut guard = self.index_mut()?;
+        let Some(ix) = guard.as_mut() else {
+            return Ok(None);
+        };
+        let Some(loc) = ix.get(id).copied() else {
+            return Ok(None);
+        };
+        let Some((mut touched, bytes)) = self.touch(loc)? else {
+            return Ok(None);
+        };
+        let Some(old) = Self::record_in(&touched, &bytes, id)? else {
             return Ok(None);
         };
         let tomb = Tombstone {
@@ -436,8 +656,8 @@ impl Store {
             .map(|v| read_u64(&v))
             .unwrap_or(0);
         let mut batch = sled::Batch::default();
-        batch.remove(&record_key(old.ioc_type, micros(old.modified), id)[..]);
-        batch.remove(&pointer_key(id)[..]);
+        touched.mark(*id, PatchOp::Gone);
+        touched.write(self, &mut batch)?;
         batch.insert(
             &count_key(old.ioc_type)[..],
             &cur.saturating_sub(1).to_be_bytes()[..],
@@ -452,6 +672,8 @@ impl Store {
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(*id);
         }
+        ix.remove(id);
+        drop(guard);
         self.flush()?;
         Ok(Some(old))
     }
@@ -485,13 +707,9 @@ impl Store {
     /// and the statistics endpoint, not for hot paths).
     pub fn source_counts(&self) -> Result<BTreeMap<String, u64>, StoreError> {
         let mut m = BTreeMap::new();
-        for kv in self.iocs.scan_prefix([P_RECORD]) {
-            let (k, v) = kv?;
-            let i = decode_indicator(&v).map_err(|e| StoreError::Codec {
-                key: format!("{k:?}"),
-                source: e,
-            })?;
-            for s in &i.sources {
+        let q = Query::default();
+        for i in self.scan(&q) {
+            for s in &i?.sources {
                 *m.entry(s.name.clone()).or_insert(0) += 1;
             }
         }
@@ -500,21 +718,23 @@ impl Store {
 
     /// Oldest and newest index time (`modified`) of stored indicators.
     pub fn time_range(&self) -> Result<Option<TimeRange>, StoreError> {
-        let mut lo: Option<u64> = None;
-        let mut hi: Option<u64> = None;
+        let mut lo: Option<i64> = None;
+        let mut hi: Option<i64> = None;
         for ty in IocType::ALL {
-            let mut it = self.iocs.scan_prefix([P_RECORD, ty.code()]);
-            if let Some((k, _)) = it.next().transpose()? {
-                let t = read_u64(&k[2..10]);
-                lo = Some(lo.map_or(t, |x| x.min(t)));
+            let mut it = self.iocs.scan_prefix([P_BLOCK, ty.code()]);
+            if let Some(loc) = it.next().transpose()?.and_then(|(k, _)| parse_loc_key(&k)) {
+                lo = Some(lo.map_or(loc.t(), |x| x.min(loc.t())));
             }
-            if let Some((k, _)) = it.next_back().transpose()? {
-                let t = read_u64(&k[2..10]);
-                hi = Some(hi.map_or(t, |x| x.max(t)));
+            if let Some(loc) = it
+                .next_back()
+                .transpose()?
+                .and_then(|(k, _)| parse_loc_key(&k))
+            {
+                hi = Some(hi.map_or(loc.t(), |x| x.max(loc.t())));
             }
         }
         Ok(match (lo, hi) {
-            (Some(a), Some(b)) => Some((from_micros(a as i64), from_micros(b as i64))),
+            (Some(a), Some(b)) => Some((from_micros(a), from_micros(b))),
             _ => None,
         })
     }

@@ -1,11 +1,14 @@
-//! Time-ordered queries over the index trees with stable cursors.
+//! Time-ordered queries over the blocks with stable cursors.
 //!
-//! A page costs O(limit) index steps plus record reads, whatever its
-//! position: the cursor is the last index key returned, and the next page
-//! starts strictly after it (never an offset).
+//! A page costs O(limit) record reads plus at most one partly used block
+//! at each end, whatever its position: the cursor is the `(t, id)` of the
+//! last record returned, and the next page starts strictly after it (never
+//! an offset).
 
-use super::codec::{decode_indicator, micros};
-use super::{record_key, Store, StoreError, P_RECORD};
+use super::block::{self, BlockView};
+use super::codec::micros;
+use super::index::Loc;
+use super::{codec_err, loc_key, parse_loc_key, Store, StoreError, P_BLOCK};
 use crate::ioc::{Indicator, IocType};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -100,37 +103,93 @@ pub struct Page {
     pub next: Option<Cursor>,
 }
 
-/// One type's range of `T` records.
-fn type_range(store: &Store, ty: IocType, q: &Query) -> sled::Iter {
-    let since = q.since.map(|t| micros(t).max(0)).unwrap_or(0);
-    let start = match q.after {
-        Some(c) if (c.micros as i64) >= since => {
-            Bound::Excluded(record_key(ty, c.micros as i64, &c.id).to_vec())
+/// One type's blocks in time order, yielding `(t, record)` with patches
+/// applied, starting strictly after the cursor.
+struct TypeScan<'a> {
+    store: &'a Store,
+    blocks: sled::Iter,
+    after: Option<Cursor>,
+    t: u64,
+    buf: std::vec::IntoIter<Indicator>,
+}
+
+impl<'a> TypeScan<'a> {
+    fn new(store: &'a Store, ty: IocType, q: &Query) -> TypeScan<'a> {
+        let since = q.since.map(|t| micros(t).max(0)).unwrap_or(0);
+        let from = match q.after {
+            Some(c) if (c.micros as i64) >= since => c.micros as i64,
+            _ => since,
+        };
+        let start = Bound::Included(loc_key(P_BLOCK, Loc::new(ty, from)).to_vec());
+        let end = match q.until {
+            Some(u) => Bound::Excluded(loc_key(P_BLOCK, Loc::new(ty, micros(u).max(0))).to_vec()),
+            None => Bound::Excluded(vec![P_BLOCK, ty.code() + 1]),
+        };
+        TypeScan {
+            store,
+            blocks: store.iocs.range::<Vec<u8>, _>((start, end)),
+            after: q.after,
+            t: 0,
+            buf: Vec::new().into_iter(),
         }
-        _ => Bound::Included(record_key(ty, since, &Uuid::nil()).to_vec()),
-    };
-    let end = match q.until {
-        Some(u) => Bound::Excluded(record_key(ty, micros(u).max(0), &Uuid::nil()).to_vec()),
-        None => Bound::Excluded(vec![P_RECORD, ty.code() + 1]),
-    };
-    store.iocs.range::<Vec<u8>, _>((start, end))
+    }
+
+    /// Reads the next block into `buf`; `Ok(false)` at the end.
+    fn fill(&mut self) -> Result<bool, StoreError> {
+        let Some((k, v)) = self.blocks.next().transpose()? else {
+            return Ok(false);
+        };
+        let Some(loc) = parse_loc_key(&k) else {
+            return Ok(true);
+        };
+        let patch = self.store.patch_at(loc)?;
+        let view = BlockView::parse(&v).map_err(|e| codec_err(loc, e))?;
+        let patch = (!patch.ops.is_empty()).then_some(&patch);
+        let mut recs = block::resolve(&view, patch).map_err(|e| codec_err(loc, e))?;
+        self.t = loc.t() as u64;
+        if let Some(c) = self.after {
+            if c.micros == self.t {
+                recs.retain(|r| r.id > c.id);
+            }
+        }
+        self.buf = recs.into_iter();
+        Ok(true)
+    }
 }
 
-/// Merges per-type ranges into one stream ordered by `(micros, id)` — the
-/// key bytes after the two-byte `T ++ type` prefix.
-struct Merge {
-    iters: Vec<sled::Iter>,
-    heads: Vec<Option<(sled::IVec, sled::IVec)>>,
-    error: Option<sled::Error>,
+impl Iterator for TypeScan<'_> {
+    type Item = Result<(u64, Indicator), StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(r) = self.buf.next() {
+                return Some(Ok((self.t, r)));
+            }
+            match self.fill() {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
 }
 
-impl Merge {
-    fn new(mut iters: Vec<sled::Iter>) -> Merge {
+type Item = Result<(u64, Indicator), StoreError>;
+
+/// Merges per-type scans into one stream ordered by `(t, id)`.
+struct Merge<'a> {
+    scans: Vec<TypeScan<'a>>,
+    heads: Vec<Option<(u64, Indicator)>>,
+    error: Option<StoreError>,
+}
+
+impl<'a> Merge<'a> {
+    fn new(mut scans: Vec<TypeScan<'a>>) -> Merge<'a> {
         let mut error = None;
-        let heads = iters
+        let heads = scans
             .iter_mut()
-            .map(|it| match it.next() {
-                Some(Ok(kv)) => Some(kv),
+            .map(|s| match s.next() {
+                Some(Ok(x)) => Some(x),
                 Some(Err(e)) => {
                     error = Some(e);
                     None
@@ -139,17 +198,17 @@ impl Merge {
             })
             .collect();
         Merge {
-            iters,
+            scans,
             heads,
             error,
         }
     }
 }
 
-impl Iterator for Merge {
-    type Item = Result<(sled::IVec, sled::IVec), sled::Error>;
+impl Iterator for Merge<'_> {
+    type Item = Item;
 
-    fn next(&mut self) -> Option<Self::Item> {
+    fn next(&mut self) -> Option<Item> {
         if let Some(e) = self.error.take() {
             return Some(Err(e));
         }
@@ -157,11 +216,11 @@ impl Iterator for Merge {
             .heads
             .iter()
             .enumerate()
-            .filter_map(|(i, h)| h.as_ref().map(|(k, _)| (i, k.get(2..).unwrap_or(&[]))))
-            .min_by(|a, b| a.1.cmp(b.1))?;
+            .filter_map(|(i, h)| h.as_ref().map(|(t, r)| (i, (*t, r.id))))
+            .min_by(|a, b| a.1.cmp(&b.1))?;
         let out = self.heads[idx].take();
-        self.heads[idx] = match self.iters[idx].next() {
-            Some(Ok(kv)) => Some(kv),
+        self.heads[idx] = match self.scans[idx].next() {
+            Some(Ok(x)) => Some(x),
             Some(Err(e)) => {
                 self.error = Some(e);
                 None
@@ -173,20 +232,25 @@ impl Iterator for Merge {
 }
 
 impl Store {
-    /// Raw `(key, record)` pairs of the query's range(s), in time order.
-    fn index_range(
-        &self,
-        q: &Query,
-    ) -> Box<dyn Iterator<Item = Result<(sled::IVec, sled::IVec), sled::Error>> + '_> {
+    /// `(t, record)` pairs of the query's range(s), in time order.
+    fn index_range(&self, q: &Query) -> Box<dyn Iterator<Item = Item> + '_> {
         match q.ioc_type {
-            Some(t) => Box::new(type_range(self, t, q)),
+            Some(t) => Box::new(TypeScan::new(self, t, q)),
             None => Box::new(Merge::new(
                 IocType::ALL
                     .iter()
-                    .map(|t| type_range(self, *t, q))
+                    .map(|t| TypeScan::new(self, *t, q))
                     .collect(),
             )),
         }
+    }
+
+    /// Matching `(t, record)` pairs in time order.
+    fn scan_at<'a>(&'a self, q: &'a Query) -> impl Iterator<Item = Item> + 'a {
+        self.index_range(q).filter(move |x| match x {
+            Ok((_, i)) => q.matches(i),
+            Err(_) => true,
+        })
     }
 
     /// One page of indicators in index-time order.
@@ -195,20 +259,23 @@ impl Store {
         let limit = q.limit.max(1);
         let mut items = Vec::with_capacity(limit.min(1024));
         let mut more = false;
-        for i in self.scan(q) {
-            let i = i?;
+        let mut last = None;
+        for x in self.scan_at(q) {
+            let (t, i) = x?;
             if items.len() == limit {
                 more = true;
                 break;
             }
+            last = Some(Cursor {
+                micros: t,
+                id: i.id,
+            });
             items.push(i);
         }
-        let next = if more {
-            items.last().map(Cursor::after)
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(Page {
+            items,
+            next: if more { last } else { None },
+        })
     }
 
     /// Streams every matching indicator in index-time order, ignoring
@@ -218,19 +285,6 @@ impl Store {
         &'a self,
         q: &'a Query,
     ) -> impl Iterator<Item = Result<Indicator, StoreError>> + 'a {
-        self.index_range(q).filter_map(move |kv| {
-            let (k, v) = match kv {
-                Ok(x) => x,
-                Err(e) => return Some(Err(e.into())),
-            };
-            match decode_indicator(&v) {
-                Ok(i) if q.matches(&i) => Some(Ok(i)),
-                Ok(_) => None,
-                Err(e) => Some(Err(StoreError::Codec {
-                    key: format!("{:?}", &k[..]),
-                    source: e,
-                })),
-            }
-        })
+        self.scan_at(q).map(|x| x.map(|(_, i)| i))
     }
 }

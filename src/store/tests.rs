@@ -63,8 +63,8 @@ fn merge_keeps_highest_confidence_unions_sources_and_moves_index() {
         .unwrap();
     assert_eq!(all.items.len(), 2);
     assert_eq!(all.items[1].value, "evil.com");
-    assert_eq!(s.iocs.scan_prefix([P_RECORD]).count(), 2);
-    assert_eq!(s.iocs.scan_prefix([P_POINTER]).count(), 2);
+    assert!(s.verify(false).unwrap().is_consistent());
+    assert_eq!(s.verify(false).unwrap().records, 2);
 }
 
 #[test]
@@ -203,8 +203,11 @@ fn delete_leaves_tombstone_that_suppresses_reimport() {
         .is_some());
     assert!(s.get(&id).unwrap().is_none());
     assert_eq!(s.total().unwrap(), 0);
-    assert_eq!(s.iocs.scan_prefix([P_RECORD]).count(), 0);
-    assert_eq!(s.iocs.scan_prefix([P_POINTER]).count(), 0);
+    // Its only block held nothing else: block, header and patch are gone.
+    assert_eq!(s.iocs.scan_prefix([P_BLOCK]).count(), 0);
+    assert_eq!(s.iocs.scan_prefix([P_HEADER]).count(), 0);
+    assert_eq!(s.iocs.scan_prefix([P_PATCH]).count(), 0);
+    assert!(s.verify(false).unwrap().is_consistent());
     let r = s.ingest(vec![obs("fp.example.com")]).unwrap();
     assert_eq!(r.suppressed, 1);
     assert!(s.get(&id).unwrap().is_none());

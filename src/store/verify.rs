@@ -1,32 +1,33 @@
 //! `iocd verify`: checks the invariants of the key layout (module doc of
 //! [`crate::store`]) and repairs what can be repaired.
 //!
-//! Checked, in two streaming passes (point reads, no per-IOC memory):
-//! - every `T` record decodes, and its key agrees with its content (type,
-//!   `modified` time, id);
-//! - every record has an `I` pointer that points back at it; a record whose
-//!   pointer points at another live record is a stale duplicate;
-//! - every `I` pointer parses and points at an existing record;
-//! - no record or pointer exists for a tombstoned (deleted) id;
-//! - each `C` counter equals the number of records of its type;
-//! - tombstones and API key records decode.
+//! Checked in one streaming pass over the blocks plus the id set of live
+//! records (~24 bytes per IOC):
+//! - every `B` block decodes, record by record, and each record's type
+//!   agrees with its block key;
+//! - every block has an `H` header listing exactly its ids; every `H` and
+//!   `P` has its block; every patch decodes;
+//! - no id is live in two blocks (a stale copy) or live though tombstoned;
+//! - each `C` counter equals the number of live records of its type;
+//! - no layout-1 key is left; tombstones and API key records decode.
 //!
 //! Repair (`--repair`, store not served) applies one atomic batch: the
-//! record data is authoritative, so a record without a pointer gets one, a
-//! record under the wrong key moves to the right one, a dangling pointer, a
-//! stale duplicate, an undecodable record or the remains of a deleted IOC
-//! are removed, and counters are rewritten. Undecodable tombstones and key
-//! records are reported only: their content cannot be rebuilt.
+//! blocks are authoritative, so a missing or wrong header is rewritten, an
+//! orphan header or patch and an undecodable block are removed, a stale
+//! copy or the remains of a deleted IOC are patched away, and counters are
+//! rewritten. Undecodable tombstones and key records are reported only:
+//! their content cannot be rebuilt.
 
-use super::codec::{decode_indicator, micros};
+use super::block::{self, BlockView, Patch, PatchOp};
+use super::index::{IdIndex, Loc};
 use super::keys::ApiKeyRecord;
 use super::{
-    count_key, parse_pointer, pointer_key, pointer_value, read_u64, record_key, Store, StoreError,
-    Tombstone, P_COUNT, P_POINTER, P_RECORD, P_TOMBSTONE,
+    count_key, loc_key, parse_loc_key, read_u64, Store, StoreError, Tombstone, P_BLOCK, P_COUNT,
+    P_HEADER, P_PATCH, P_TOMBSTONE,
 };
 use crate::ioc::IocType;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use uuid::Uuid;
 
 /// Problems listed in full in a report; beyond this only counted.
@@ -35,7 +36,7 @@ const MAX_LISTED: usize = 200;
 /// One inconsistency.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Problem {
-    /// Stable kind name (`missing_pointer`, `dangling_pointer`, ...).
+    /// Stable kind name (`missing_header`, `duplicate_record`, ...).
     pub kind: &'static str,
     /// The IOC id, key id or raw key (hex) concerned.
     pub key: String,
@@ -45,11 +46,13 @@ pub struct Problem {
 /// The outcome of [`Store::verify`].
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct VerifyReport {
+    /// Live records.
     pub records: u64,
-    pub pointers: u64,
+    /// Record blocks.
+    pub blocks: u64,
     pub tombstones: u64,
     pub api_keys: u64,
-    /// Per type: records counted by the scan.
+    /// Per type: live records counted by the scan.
     pub counted: BTreeMap<String, u64>,
     /// Number of problems of each kind.
     pub problem_counts: BTreeMap<&'static str, u64>,
@@ -79,15 +82,8 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// A parsed `T` key.
-fn parse_record_key(k: &[u8]) -> Option<(IocType, i64, Uuid)> {
-    if k.len() != 26 {
-        return None;
-    }
-    let ty = IocType::from_code(k[1])?;
-    let t = read_u64(&k[2..10]) as i64;
-    let id = Uuid::from_slice(&k[10..]).ok()?;
-    Some((ty, t, id))
+fn loc_name(loc: Loc) -> String {
+    format!("{}@{}", loc.ty().as_str(), loc.t())
 }
 
 impl Store {
@@ -104,176 +100,135 @@ impl Store {
         let mut rep = VerifyReport::default();
         let mut fix = sled::Batch::default();
         let mut fixes = 0u64;
-        // Pointer changes planned by the record pass: id -> new pointer
-        // (None: removed). The pointer pass reads through it.
-        let mut planned: HashMap<Uuid, Option<[u8; 9]>> = HashMap::new();
         let mut counted = [0u64; IocType::ALL.len()];
+        // Live id -> its block; patches to add (stale copies, deleted ids).
+        let mut live: IdIndex = IdIndex::default();
+        let mut add_gone: BTreeMap<Loc, Vec<Uuid>> = BTreeMap::new();
 
-        // Pass 1: records.
-        for kv in self.iocs.scan_prefix([P_RECORD]) {
+        // Pass 1: blocks, with their headers and patches.
+        for kv in self.iocs.scan_prefix([P_BLOCK]) {
             let (k, v) = kv?;
-            rep.records += 1;
-            let Some((ty, t, id)) = parse_record_key(&k) else {
-                rep.problem(
-                    "bad_record_key",
-                    hex(&k),
-                    "record key of the wrong length or type code".into(),
-                );
+            let Some(loc) = parse_loc_key(&k) else {
+                rep.problem("bad_block_key", hex(&k), "removed on repair".into());
                 fix.remove(&k[..]);
                 fixes += 1;
                 continue;
             };
-            let rec = match decode_indicator(&v) {
-                Ok(r) => r,
+            rep.blocks += 1;
+            let patch = match self.iocs.get(loc_key(P_PATCH, loc))? {
+                None => Patch::default(),
+                Some(p) => match Patch::decode(&p) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        rep.problem(
+                            "undecodable_patch",
+                            loc_name(loc),
+                            format!("{e}; removed on repair"),
+                        );
+                        fix.remove(&loc_key(P_PATCH, loc)[..]);
+                        fixes += 1;
+                        Patch::default()
+                    }
+                },
+            };
+            let recs = BlockView::parse(&v).and_then(|view| {
+                let ids: Vec<Uuid> = view.ids().collect();
+                block::resolve(&view, Some(&patch)).map(|r| (ids, r))
+            });
+            let (ids, recs) = match recs {
+                Ok(x) => x,
                 Err(e) => {
                     rep.problem(
-                        "undecodable_record",
-                        id.to_string(),
-                        format!("{e}; the record is lost"),
+                        "undecodable_block",
+                        loc_name(loc),
+                        format!("{e}; removed on repair"),
                     );
-                    fix.remove(&k[..]);
-                    fixes += 1;
-                    // Its pointer goes too (a valid copy met later gets a new one).
-                    let ptr = self.iocs.get(pointer_key(&id))?;
-                    if !planned.contains_key(&id)
-                        && ptr.as_deref() == Some(&pointer_value(ty, t)[..])
-                    {
-                        fix.remove(&pointer_key(&id)[..]);
-                        planned.insert(id, None);
+                    for p in [P_BLOCK, P_HEADER, P_PATCH] {
+                        fix.remove(&loc_key(p, loc)[..]);
                     }
+                    fixes += 1;
                     continue;
                 }
             };
-            if tombstoned.contains(&id) {
-                rep.problem(
-                    "deleted_but_present",
-                    id.to_string(),
-                    "a record of a deleted (tombstoned) IOC".into(),
-                );
-                fix.remove(&k[..]);
-                fix.remove(&pointer_key(&id)[..]);
-                planned.insert(id, None);
+            let header = self.iocs.get(loc_key(P_HEADER, loc))?;
+            let want = block::encode_ids(ids.iter().copied());
+            if header.as_deref() != Some(&want[..]) {
+                let kind = if header.is_none() {
+                    "missing_header"
+                } else {
+                    "header_mismatch"
+                };
+                rep.problem(kind, loc_name(loc), "rewritten on repair".into());
+                fix.insert(&loc_key(P_HEADER, loc)[..], want);
                 fixes += 1;
-                continue;
             }
-            let (rty, rt) = (rec.ioc_type, micros(rec.modified));
-            if rec.id != id || rty != ty || rt != t {
-                rep.problem(
-                    "record_key_mismatch",
-                    id.to_string(),
-                    format!(
-                        "key says {}/{t}/{id}, record says {}/{rt}/{}",
-                        ty.as_str(),
-                        rty.as_str(),
-                        rec.id
-                    ),
-                );
-                fix.remove(&k[..]);
-                fixes += 1;
-                // A copy already at the right key is (or was) checked on
-                // its own: this one is a stray duplicate. Otherwise move it.
-                if !self.iocs.contains_key(record_key(rty, rt, &rec.id))? {
-                    fix.insert(&record_key(rty, rt, &rec.id)[..], &v[..]);
-                    fix.insert(&pointer_key(&rec.id)[..], &pointer_value(rty, rt)[..]);
-                    planned.insert(rec.id, Some(pointer_value(rty, rt)));
-                    counted[rty.code() as usize] += 1;
-                }
-                continue;
-            }
-            let here = pointer_value(ty, t);
-            let ptr: Option<[u8; 9]> = match planned.get(&id) {
-                Some(p) => *p,
-                None => self
-                    .iocs
-                    .get(pointer_key(&id))?
-                    .and_then(|p| <[u8; 9]>::try_from(&p[..]).ok()),
-            };
-            match ptr {
-                Some(p) if p == here => counted[ty.code() as usize] += 1,
-                None => {
+            for rec in recs {
+                if rec.ioc_type != loc.ty() {
                     rep.problem(
-                        "missing_pointer",
-                        id.to_string(),
-                        "a record without its I pointer".into(),
+                        "record_type_mismatch",
+                        rec.id.to_string(),
+                        format!(
+                            "a {} record in a {} block; dropped on repair",
+                            rec.ioc_type.as_str(),
+                            loc.ty().as_str()
+                        ),
                     );
-                    fix.insert(&pointer_key(&id)[..], &here[..]);
-                    planned.insert(id, Some(here));
-                    counted[ty.code() as usize] += 1;
+                    add_gone.entry(loc).or_default().push(rec.id);
                     fixes += 1;
+                    continue;
                 }
-                Some(p) => {
-                    let other_live = match parse_pointer(&p) {
-                        Some((oty, ot)) => {
-                            planned.contains_key(&id)
-                                || self.iocs.contains_key(record_key(oty, ot, &id))?
-                        }
-                        None => false,
-                    };
-                    if other_live {
-                        rep.problem(
-                            "stale_duplicate",
-                            id.to_string(),
-                            "an older copy of a record whose pointer points elsewhere".into(),
-                        );
-                        fix.remove(&k[..]);
-                    } else {
-                        rep.problem(
-                            "dangling_pointer",
-                            id.to_string(),
-                            "the pointer points at no record; re-pointed at this one".into(),
-                        );
-                        fix.insert(&pointer_key(&id)[..], &here[..]);
-                        planned.insert(id, Some(here));
-                        counted[ty.code() as usize] += 1;
-                    }
+                if tombstoned.contains(&rec.id) {
+                    rep.problem(
+                        "tombstoned_record",
+                        rec.id.to_string(),
+                        "deleted IOC still stored; removed on repair".into(),
+                    );
+                    add_gone.entry(loc).or_default().push(rec.id);
                     fixes += 1;
+                    continue;
                 }
+                // Blocks come in (type, t) order: a second live copy of an
+                // id is newer than the first, which is the stale one.
+                if let Some(older) = live.insert(rec.id, loc) {
+                    rep.problem(
+                        "duplicate_record",
+                        rec.id.to_string(),
+                        format!(
+                            "also live in {}; the older copy is removed on repair",
+                            loc_name(older)
+                        ),
+                    );
+                    add_gone.entry(older).or_default().push(rec.id);
+                    fixes += 1;
+                    continue;
+                }
+                counted[loc.ty().code() as usize] += 1;
             }
         }
-
-        // Pass 2: pointers.
-        for kv in self.iocs.scan_prefix([P_POINTER]) {
-            let (k, v) = kv?;
-            rep.pointers += 1;
-            let Ok(id) = Uuid::from_slice(&k[1..]) else {
-                rep.problem(
-                    "bad_pointer_key",
-                    hex(&k),
-                    "pointer key of the wrong length".into(),
-                );
-                fix.remove(&k[..]);
-                fixes += 1;
-                continue;
-            };
-            if planned.contains_key(&id) {
-                continue; // settled by the record pass
+        rep.records = counted.iter().sum();
+        for (loc, ids) in add_gone {
+            if let Some((mut t, _)) = self.touch(loc)? {
+                for id in ids {
+                    t.mark(id, PatchOp::Gone);
+                }
+                t.write(self, &mut fix)?;
             }
-            let Some((ty, t)) = parse_pointer(&v) else {
-                rep.problem(
-                    "bad_pointer",
-                    id.to_string(),
-                    format!("pointer value {} does not parse", hex(&v)),
-                );
-                fix.remove(&k[..]);
-                fixes += 1;
-                continue;
-            };
-            if tombstoned.contains(&id) {
-                rep.problem(
-                    "deleted_but_present",
-                    id.to_string(),
-                    "a pointer of a deleted (tombstoned) IOC".into(),
-                );
-                fix.remove(&k[..]);
-                fixes += 1;
-            } else if !self.iocs.contains_key(record_key(ty, t, &id))? {
-                rep.problem(
-                    "dangling_pointer",
-                    id.to_string(),
-                    "the pointer points at no record; removed".into(),
-                );
-                fix.remove(&k[..]);
-                fixes += 1;
+        }
+        drop(live);
+
+        // Pass 2: headers and patches without a block, layout-1 leftovers.
+        for prefix in [P_HEADER, P_PATCH] {
+            for kv in self.iocs.scan_prefix([prefix]) {
+                let (k, _) = kv?;
+                let orphan = match parse_loc_key(&k) {
+                    Some(loc) => !self.iocs.contains_key(loc_key(P_BLOCK, loc))?,
+                    None => true,
+                };
+                if orphan {
+                    rep.problem("orphan_block_entry", hex(&k), "removed on repair".into());
+                    fix.remove(&k[..]);
+                    fixes += 1;
+                }
             }
         }
 
@@ -313,7 +268,7 @@ impl Store {
         for kv in self.iocs.iter() {
             let (k, v) = kv?;
             match k.first() {
-                Some(&P_RECORD) | Some(&P_POINTER) | Some(&P_COUNT) => {}
+                Some(&P_BLOCK) | Some(&P_HEADER) | Some(&P_PATCH) | Some(&P_COUNT) => {}
                 Some(&P_TOMBSTONE) => {
                     rep.tombstones += 1;
                     if super::codec::decode::<Tombstone>(&v).is_err() || k.len() != 17 {
@@ -362,6 +317,7 @@ impl Store {
                 .fetch_add(1, std::sync::atomic::Ordering::Release);
             drop(_w);
             self.flush()?;
+            self.drop_index();
             rep.repaired = true;
         }
         Ok(rep)
@@ -370,6 +326,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    use super::super::codec::encode_indicator;
     use super::*;
     use crate::ioc::{detect, Observation};
 
@@ -377,75 +334,91 @@ mod tests {
         Observation::new(detect(v).unwrap())
     }
 
+    fn id(v: &str) -> Uuid {
+        crate::ioc::indicator_id(detect(v).unwrap().ioc_type, v)
+    }
+
+    fn block_of(s: &Store, v: &str) -> Loc {
+        s.index_mut().unwrap().as_ref().unwrap()[&id(v)]
+    }
+
     #[test]
     fn finds_and_repairs_each_kind_of_damage() {
         let d = tempfile::tempdir().unwrap();
         let s = Store::open(d.path()).unwrap();
-        s.ingest(vec![
-            obs("a.example"),
-            obs("b.example"),
-            obs("c.example"),
-            obs("1.2.3.4"),
-        ])
-        .unwrap();
+        s.ingest(vec![obs("a.example"), obs("b.example"), obs("1.2.3.4")])
+            .unwrap();
+        s.ingest(vec![obs("c.example")]).unwrap();
         assert!(s.verify(false).unwrap().is_consistent());
 
-        let id = |v: &str| crate::ioc::indicator_id(detect(v).unwrap().ioc_type, v);
-        // a: pointer removed. b: record removed (dangling pointer).
-        // c: a stale duplicate at an older time. ipv4 counter wrong.
-        s.iocs.remove(pointer_key(&id("a.example"))).unwrap();
-        let (ty, t) =
-            parse_pointer(&s.iocs.get(pointer_key(&id("b.example"))).unwrap().unwrap()).unwrap();
-        s.iocs.remove(record_key(ty, t, &id("b.example"))).unwrap();
+        // a/b's block loses its header; c gets a stale copy in a/b's older
+        // block; an orphan patch; the ipv4 counter is wrong.
+        let ab = block_of(&s, "a.example");
+        s.iocs.remove(loc_key(P_HEADER, ab)).unwrap();
         let c = s.get(&id("c.example")).unwrap().unwrap();
-        let old = record_key(c.ioc_type, micros(c.modified) - 5, &c.id);
+        let mut recs = block::resolve(
+            &BlockView::parse(&s.iocs.get(loc_key(P_BLOCK, ab)).unwrap().unwrap()).unwrap(),
+            None,
+        )
+        .unwrap();
+        recs.push(c.clone());
         s.iocs
-            .insert(old, super::super::codec::encode_indicator(&c))
+            .insert(loc_key(P_BLOCK, ab), block::encode_block(&mut recs))
+            .unwrap();
+        s.iocs
+            .insert(
+                loc_key(P_PATCH, Loc::new(IocType::Md5, 5)),
+                Patch::default().encode(),
+            )
             .unwrap();
         s.iocs
             .insert(count_key(IocType::Ipv4), &7u64.to_be_bytes()[..])
             .unwrap();
 
         let r = s.verify(false).unwrap();
-        assert!(!r.is_consistent());
         let kinds: Vec<_> = r.problem_counts.keys().copied().collect();
-        // The stale c copy is reported as a key mismatch (its content says
-        // another time), b's pointer dangles, a lacks its pointer, and the
-        // domain and ipv4 counters are off.
         for k in [
-            "missing_pointer",
-            "dangling_pointer",
+            "missing_header",
+            "duplicate_record",
+            "orphan_block_entry",
             "count_mismatch",
-            "record_key_mismatch",
         ] {
             assert!(kinds.contains(&k), "{k} in {kinds:?}");
         }
         assert!(!r.repaired);
-        let r = s.verify(true).unwrap();
-        assert!(r.repaired);
+        assert!(s.verify(true).unwrap().repaired);
         let r = s.verify(false).unwrap();
         assert!(r.is_consistent(), "{:?}", r.problems);
-        assert_eq!(r.counted["domain"], 2);
+        assert_eq!(r.counted["domain"], 3);
         assert_eq!(r.counted["ipv4"], 1);
-        assert_eq!(s.total().unwrap(), 3);
-        assert!(s.get(&id("a.example")).unwrap().is_some());
-        assert!(s.get(&id("b.example")).unwrap().is_none());
+        assert_eq!(s.total().unwrap(), 4);
+        // The live c is the newer one, with its own content.
+        assert_eq!(s.get(&id("c.example")).unwrap().unwrap(), c);
+        let all = s
+            .page(&super::super::Query {
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(all.items.len(), 4);
     }
 
     #[test]
-    fn undecodable_record_is_dropped_on_repair() {
+    fn undecodable_block_is_dropped_on_repair() {
         let d = tempfile::tempdir().unwrap();
         let s = Store::open(d.path()).unwrap();
-        s.ingest(vec![obs("a.example"), obs("b.example")]).unwrap();
-        let i = crate::ioc::indicator_id(IocType::Domain, "a.example");
-        let (ty, t) = parse_pointer(&s.iocs.get(pointer_key(&i)).unwrap().unwrap()).unwrap();
-        s.iocs
-            .insert(record_key(ty, t, &i), &[1u8, 2, 3][..])
-            .unwrap();
+        s.ingest(vec![obs("a.example")]).unwrap();
+        s.ingest(vec![obs("b.example")]).unwrap();
+        let a = block_of(&s, "a.example");
+        let mut bad = encode_indicator(&s.get(&id("a.example")).unwrap().unwrap());
+        bad.truncate(4);
+        s.iocs.insert(loc_key(P_BLOCK, a), bad).unwrap();
         let r = s.verify(true).unwrap();
-        assert_eq!(r.problem_counts["undecodable_record"], 1);
+        assert_eq!(r.problem_counts["undecodable_block"], 1);
         let r = s.verify(false).unwrap();
         assert!(r.is_consistent(), "{:?}", r.problems);
         assert_eq!(s.total().unwrap(), 1);
+        assert!(s.get(&id("a.example")).unwrap().is_none());
+        assert!(s.get(&id("b.example")).unwrap().is_some());
     }
 }
