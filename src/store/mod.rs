@@ -255,6 +255,24 @@ impl Touched {
     }
 }
 
+/// Writes collected for the next atomic chunk of an ingest.
+#[derive(Default)]
+struct Pending {
+    /// Per type code: records for new blocks, and whether each is new.
+    fresh: [Vec<(Indicator, bool)>; IocType::ALL.len()],
+    /// Old blocks with new patch entries.
+    touched: Vec<Touched>,
+    /// Observations in `fresh` and `touched`.
+    len: usize,
+}
+
+impl Pending {
+    fn add(&mut self, rec: Indicator, new: bool) {
+        self.fresh[rec.ioc_type.code() as usize].push((rec, new));
+        self.len += 1;
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) the store in directory `path`, converting
     /// a layout-1 store to layout 2 first.
@@ -449,11 +467,18 @@ impl Store {
     /// Stores a batch of observations: dedupes within the batch, merges with
     /// stored records (last_seen, sources, tags, techniques merged; highest
     /// confidence kept; most restrictive TLP kept), moves changed records to
-    /// the end of the time order, in atomic chunks of up to 4096
-    /// observations, then flushes. Returns only after the data is durable.
+    /// the end of the time order, then flushes. Returns only after the data
+    /// is durable.
+    ///
+    /// Known IOCs are read block by block in key order, so each stored
+    /// block (and the sled node holding it) is read once per call, in one
+    /// sequential pass. Writes go in atomic chunks of about 4096
+    /// observations, each holding whole blocks' worth of changes: a record
+    /// moved to a new block and the patch that marks it gone from its old
+    /// one are in the same chunk.
     pub fn ingest(&self, batch: Vec<Observation>) -> Result<IngestReport, StoreError> {
         let mut report = IngestReport::default();
-        // Merge duplicates inside the batch first, keeping first-seen order.
+        // Merge duplicates inside the batch first.
         let mut order: Vec<Uuid> = Vec::with_capacity(batch.len());
         let mut merged: HashMap<Uuid, Observation> = HashMap::with_capacity(batch.len());
         for mut o in batch {
@@ -471,90 +496,94 @@ impl Store {
             }
         }
         let mut last = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        for chunk in order.chunks(CHUNK) {
-            let obs: Vec<(&Uuid, &Observation)> = chunk
-                .iter()
-                .filter_map(|id| merged.get(id).map(|o| (id, o)))
-                .collect();
-            let r = self.commit_chunk(&mut last, &obs)?;
-            report.add(&r);
+        let mut guard = self.index_mut()?;
+        let Some(ix) = guard.as_mut() else {
+            return Ok(report);
+        };
+        let t0 = Self::next_block_time(&mut last);
+        let mut known: Vec<(Loc, usize)> = Vec::with_capacity(order.len());
+        {
+            let tombstoned = self.tombstoned.read().unwrap_or_else(|p| p.into_inner());
+            for (n, id) in order.iter().enumerate() {
+                if tombstoned.contains(id) {
+                    report.suppressed += 1;
+                } else {
+                    known.push((ix.get(id).copied().unwrap_or(Loc::NONE), n));
+                }
+            }
         }
+        known.sort_unstable();
+        let mut pending = Pending::default();
+        for group in known.chunk_by(|a, b| a.0 == b.0) {
+            let loc = group[0].0;
+            let block = match loc {
+                Loc::NONE => None,
+                _ => self.touch(loc)?,
+            };
+            let mut block = block;
+            for &(_, n) in group {
+                let id = &order[n];
+                let Some(o) = merged.get(id) else { continue };
+                let old = match &block {
+                    Some((t, bytes)) => Self::record_in(t, bytes, id)?,
+                    None => None,
+                };
+                match (old, block.as_mut()) {
+                    (Some(old), Some((t, _))) => {
+                        let (rec, changed) = merge_record(&old, o, t0);
+                        if changed {
+                            t.mark(*id, PatchOp::Gone);
+                            pending.add(rec, false);
+                            report.updated += 1;
+                        } else {
+                            if rec.last_seen != old.last_seen {
+                                t.mark(*id, PatchOp::Seen(micros(rec.last_seen)));
+                                pending.len += 1;
+                            }
+                            report.unchanged += 1;
+                        }
+                    }
+                    _ => {
+                        pending.add(new_record(*id, o, t0), true);
+                        report.new += 1;
+                        // New IOCs form one big group: cut it anywhere.
+                        if pending.len >= CHUNK && block.is_none() {
+                            self.commit_pending(&mut pending, &mut last, ix)?;
+                        }
+                    }
+                }
+            }
+            if let Some((t, _)) = block {
+                pending.touched.push(t);
+            }
+            if pending.len >= CHUNK {
+                self.commit_pending(&mut pending, &mut last, ix)?;
+            }
+        }
+        self.commit_pending(&mut pending, &mut last, ix)?;
+        drop(guard);
         drop(last);
         self.flush()?;
         Ok(report)
     }
 
-    /// Reads what it needs (the caller holds `writer`, so nothing changes
-    /// underneath), then applies one atomic batch: new blocks for new and
-    /// changed records, patches (or folded rewrites) of the blocks they
-    /// left or re-saw, counters.
-    fn commit_chunk(
+    /// Applies one atomic batch: new blocks for new and changed records,
+    /// patches (or folded rewrites) of the blocks they left or re-saw,
+    /// counters; then points the id index at the new blocks. The caller
+    /// holds `writer` and the index.
+    fn commit_pending(
         &self,
+        pending: &mut Pending,
         last: &mut i64,
-        obs: &[(&Uuid, &Observation)],
-    ) -> Result<IngestReport, StoreError> {
-        let mut r = IngestReport::default();
-        let mut guard = self.index_mut()?;
-        let Some(ix) = guard.as_mut() else {
-            return Ok(r);
-        };
-        let t0 = Self::next_block_time(last);
-        // Per type: records to write into new blocks (and whether new).
-        let mut fresh: Vec<Vec<(Indicator, bool)>> = vec![Vec::new(); IocType::ALL.len()];
-        let mut known: Vec<(Loc, usize)> = Vec::new();
-        let tombstoned = self.tombstoned.read().unwrap_or_else(|p| p.into_inner());
-        for (n, (id, _)) in obs.iter().enumerate() {
-            if tombstoned.contains(id) {
-                r.suppressed += 1;
-            } else if let Some(loc) = ix.get(id) {
-                known.push((*loc, n));
-            } else {
-                known.push((Loc::NONE, n));
-            }
-        }
-        drop(tombstoned);
-        // Known IOCs are read block by block in key order: each block (and
-        // the sled node holding it) is read once per chunk, sequentially.
-        known.sort_unstable();
-        let mut touched: Vec<Touched> = Vec::new();
-        for group in known.chunk_by(|a, b| a.0 == b.0) {
-            let loc = group[0].0;
-            let mut block = None;
-            if loc != Loc::NONE {
-                block = self.touch(loc)?;
-            }
-            for &(_, n) in group {
-                let (id, o) = obs[n];
-                let old = match &block {
-                    Some((t, bytes)) => Self::record_in(t, bytes, id)?,
-                    None => None,
-                };
-                let (Some(old), Some((t, _))) = (old, block.as_mut()) else {
-                    let rec = new_record(*id, o, t0);
-                    fresh[rec.ioc_type.code() as usize].push((rec, true));
-                    r.new += 1;
-                    continue;
-                };
-                let (rec, changed) = merge_record(&old, o, t0);
-                if changed {
-                    t.mark(*id, PatchOp::Gone);
-                    fresh[rec.ioc_type.code() as usize].push((rec, false));
-                    r.updated += 1;
-                } else {
-                    if rec.last_seen != old.last_seen {
-                        t.mark(*id, PatchOp::Seen(micros(rec.last_seen)));
-                    }
-                    r.unchanged += 1;
-                }
-            }
-            if let Some((t, _)) = block {
-                touched.push(t);
-            }
+        ix: &mut IdIndex,
+    ) -> Result<(), StoreError> {
+        let p = std::mem::take(pending);
+        if p.len == 0 && p.touched.is_empty() {
+            return Ok(());
         }
         let mut batch = sled::Batch::default();
-        let mut placed: Vec<(Uuid, Loc)> = Vec::with_capacity(obs.len());
-        for ty in IocType::ALL {
-            let mut recs = std::mem::take(&mut fresh[ty.code() as usize]);
+        let mut placed: Vec<(Uuid, Loc)> = Vec::with_capacity(p.len);
+        for (ty, mut recs) in IocType::ALL.into_iter().zip(p.fresh) {
             let new = recs.iter().filter(|(_, n)| *n).count() as u64;
             recs.sort_by_key(|r| r.0.id);
             let mut recs = recs.into_iter().peekable();
@@ -585,7 +614,7 @@ impl Store {
                 batch.insert(&count_key(ty)[..], &(cur + new).to_be_bytes()[..]);
             }
         }
-        for t in touched {
+        for t in p.touched {
             t.write(self, &mut batch)?;
         }
         {
@@ -596,7 +625,7 @@ impl Store {
         for (id, loc) in placed {
             ix.insert(id, loc);
         }
-        Ok(r)
+        Ok(())
     }
 
     /// The indicator with this id, if stored (tombstoned ones are gone).
