@@ -81,7 +81,10 @@ fn init_logging(format: LogFormat) {
         .with_ansi(ansi)
         .with_writer(std::io::stderr);
     match format {
-        LogFormat::Json => b.json().init(),
+        LogFormat::Json => {
+            cli::JSON_LOGS.store(true, std::sync::atomic::Ordering::Relaxed);
+            b.json().init()
+        }
         LogFormat::Text => b.init(),
     }
 }

@@ -13,3 +13,19 @@ pub mod serve_cmd;
 pub mod setup;
 pub mod stats_cmd;
 pub mod verify_cmd;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set by `main` for `--log-format json`.
+pub static JSON_LOGS: AtomicBool = AtomicBool::new(false);
+
+/// An operator message (`serve`'s listen address, generated files, demo
+/// data): a plain stderr line, or with `--log-format json` an info event,
+/// so a JSON journal holds only JSON lines.
+pub fn notice(msg: &str) {
+    if JSON_LOGS.load(Ordering::Relaxed) {
+        tracing::info!("{msg}");
+    } else {
+        eprintln!("{msg}");
+    }
+}

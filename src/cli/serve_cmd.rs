@@ -7,7 +7,7 @@ use crate::http::{server, AppState};
 use crate::ops::sdnotify;
 use anyhow::{Context, Result};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Runs the HTTPS API until SIGTERM/SIGINT. With no config file every
@@ -52,21 +52,66 @@ async fn shutdown_signal() {
     sdnotify::stopping();
 }
 
-/// SIGHUP: re-reads the config file and loads the certificate and key its
+/// Settings read once at start (listeners, timeouts, connection limit,
+/// response cache, storage, demo data): a reload keeps their running
+/// values and names the changed ones. Returns those names.
+fn keep_restart_only(next: &mut Config, cur: &Config) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    macro_rules! keep {
+        ($($field:ident).+, $name:literal) => {
+            if next.$($field).+ != cur.$($field).+ {
+                changed.push($name);
+                next.$($field).+ = cur.$($field).+.clone();
+            }
+        };
+    }
+    keep!(server.listen, "server.listen");
+    keep!(server.plaintext_listen, "server.plaintext_listen");
+    keep!(
+        server.header_read_timeout_secs,
+        "server.header_read_timeout_secs"
+    );
+    keep!(
+        server.tls_handshake_timeout_secs,
+        "server.tls_handshake_timeout_secs"
+    );
+    keep!(server.idle_timeout_secs, "server.idle_timeout_secs");
+    keep!(server.shutdown_grace_secs, "server.shutdown_grace_secs");
+    keep!(server.max_connections, "server.max_connections");
+    keep!(server.response_cache_ms, "server.response_cache_ms");
+    keep!(server.response_cache_mib, "server.response_cache_mib");
+    keep!(storage, "storage");
+    keep!(tls.ca, "tls.ca");
+    keep!(tls.extra_names, "tls.extra_names");
+    keep!(demo, "demo");
+    changed
+}
+
+/// SIGHUP: re-reads the config file, loads the certificate and key its
 /// `[tls]` section names (so pointing it at the SOC's own CA-signed files
-/// and sending SIGHUP switches certificates). New handshakes get the new
-/// certificate; open connections are untouched. Bad files keep the current
-/// certificate and log why. Other settings apply at the next restart.
-fn reload_tls(
-    config: Option<&Path>,
-    data_dir: Option<&Path>,
-    running: &Config,
+/// and sending SIGHUP switches certificates) and puts the other settings
+/// that requests read (tiers and their rate limits, scopes and lookback,
+/// `[auth]`, body limit, identity name, upgrade URL) in effect for the
+/// next requests. New handshakes get the new certificate; open connections
+/// are untouched. A config with errors changes nothing; bad certificate
+/// files keep the current certificate. Either is logged. Returns whether
+/// everything asked was applied.
+fn reload(
+    paths: &(Option<PathBuf>, Option<PathBuf>),
+    overrides: (Option<std::net::SocketAddr>, bool),
+    state: &AppState,
     resolver: &CertResolver,
 ) -> bool {
-    let cfg = match Config::load(config) {
+    let mut next = match Config::load(paths.0.as_deref()) {
         Ok(mut c) => {
-            if let Some(d) = data_dir {
-                c.storage.data_dir = d.to_path_buf();
+            if let Some(d) = &paths.1 {
+                c.storage.data_dir = d.clone();
+            }
+            if let Some(l) = overrides.0 {
+                c.server.listen = l;
+            }
+            if overrides.1 {
+                c.demo.seed_when_empty = false;
             }
             c
         }
@@ -75,13 +120,17 @@ fn reload_tls(
                 tracing::error!(error = %e, "reload: config error");
             }
             tracing::error!(
-                "reload failed: the config has errors; still serving the current certificate"
+                "reload failed: the config has errors; still serving with the current settings and certificate"
             );
             return false;
         }
     };
-    let (cert, key) = (cfg.data_path(&cfg.tls.cert), cfg.data_path(&cfg.tls.key));
-    let ok = match resolver.reload(&cert, &key) {
+    let cur = state.config();
+    let (cert, key) = (
+        next.data_path(&next.tls.cert),
+        next.data_path(&next.tls.key),
+    );
+    let tls_ok = match resolver.reload(&cert, &key) {
         Ok(()) => {
             tracing::info!(cert = %cert.display(), "reload: TLS certificate loaded; new connections use it");
             true
@@ -89,21 +138,25 @@ fn reload_tls(
         Err(e) => {
             tracing::error!(
                 error = format!("{e:#}"),
-                "reload failed; still serving the current certificate"
+                "reload: certificate not loaded; still serving the current certificate"
             );
+            next.tls.cert = cur.tls.cert.clone();
+            next.tls.key = cur.tls.key.clone();
             false
         }
     };
-    let mut other = cfg;
-    other.tls = running.tls.clone();
-    other.server.listen = running.server.listen;
-    other.demo = running.demo.clone();
-    if other != *running {
+    let restart_only = keep_restart_only(&mut next, &cur);
+    if !restart_only.is_empty() {
         tracing::warn!(
-            "reload: only [tls] cert and key are reloaded; restart iocd to apply the other changes"
+            settings = restart_only.join(", "),
+            "reload: these settings apply at the next restart"
         );
     }
-    ok
+    if next != *cur {
+        state.set_config(next);
+        tracing::info!("reload: settings applied to new requests");
+    }
+    tls_ok
 }
 
 /// Runs `iocd serve`.
@@ -123,17 +176,17 @@ pub fn run(args: &ServeArgs) -> Result<i32> {
         cfg.data_path(&cfg.tls.key),
     );
     if ensure_certificates(&ca, &cert, &key, &cfg.tls.extra_names)? {
-        eprintln!(
+        super::notice(&format!(
             "Generated a TLS certificate: {} (clients trust {})",
             cert.display(),
             ca.display()
-        );
+        ));
     }
     let (tls, resolver) = reloadable_server_config(&cert, &key)?;
     if let Some(k) = ensure_admin_key(&store)? {
-        eprintln!(
+        super::notice(&format!(
             "\nCreated the first admin API key (shown only this once; store it now):\n\n    {k}\n"
-        );
+        ));
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -149,25 +202,22 @@ pub fn run(args: &ServeArgs) -> Result<i32> {
         // Before the listen line, so a SIGHUP never meets the default action.
         let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
             .context("installing the SIGHUP handler")?;
-        let (running, paths) = (
-            Arc::new(cfg.clone()),
-            Arc::new((args.config.clone(), args.data_dir.clone())),
-        );
+        let paths = Arc::new((args.config.clone(), args.data_dir.clone()));
+        let overrides = (args.listen, args.no_demo);
+        let hup_state = state.clone();
         tokio::spawn(async move {
             while hup.recv().await.is_some() {
                 sdnotify::reloading();
-                tracing::info!("SIGHUP: reloading the TLS certificate");
-                let (p, r, res) = (paths.clone(), running.clone(), resolver.clone());
-                let ok = tokio::task::spawn_blocking(move || {
-                    reload_tls(p.0.as_deref(), p.1.as_deref(), &r, &res)
-                })
-                .await
-                .unwrap_or(false);
+                tracing::info!("SIGHUP: reloading the config and TLS certificate");
+                let (p, st, res) = (paths.clone(), hup_state.clone(), resolver.clone());
+                let ok = tokio::task::spawn_blocking(move || reload(&p, overrides, &st, &res))
+                    .await
+                    .unwrap_or(false);
                 crate::http::handlers::metrics::tls_reloaded(ok);
                 sdnotify::ready(if ok {
-                    "serving; certificate reloaded"
+                    "serving; config and certificate reloaded"
                 } else {
-                    "serving; certificate reload FAILED (see the log)"
+                    "serving; reload FAILED (see the log)"
                 });
             }
         });
@@ -191,19 +241,19 @@ pub fn run(args: &ServeArgs) -> Result<i32> {
         // (port in use) leaves the store as it was.
         if cfg.demo.seed_when_empty && demo_store.total()? == 0 && demo_store.tombstone_count() == 0 {
             let r = demo_store.ingest(crate::demo::observations(40))?;
-            eprintln!("Loaded {} demo IOCs (tag 'demo'; source 'iocd-demo'). Import real data with `iocd import` or POST /api/v1/iocs.", r.new);
+            super::notice(&format!("Loaded {} demo IOCs (tag 'demo'; source 'iocd-demo'). Import real data with `iocd import` or POST /api/v1/iocs.", r.new));
         }
         let local = l.local_addr()?;
-        eprintln!(
+        super::notice(&format!(
             "iocd {} listening on https://{local}/ (health: https://{local}/api/v1/health)",
             env!("CARGO_PKG_VERSION")
-        );
-        eprintln!("CA certificate for clients: {}", ca.display());
+        ));
+        super::notice(&format!("CA certificate for clients: {}", ca.display()));
         if let Some(p) = &plain {
-            eprintln!(
+            super::notice(&format!(
                 "plaintext HTTP also on http://{}/ (config: server.plaintext_listen)",
                 p.local_addr()?
-            );
+            ));
         }
         tracing::info!(listen = %local, "serving");
         sdnotify::ready(&format!("serving on https://{local}/"));
@@ -218,6 +268,6 @@ pub fn run(args: &ServeArgs) -> Result<i32> {
         anyhow::Ok(())
     })?;
     store.flush()?;
-    eprintln!("iocd stopped; store flushed.");
+    super::notice("iocd stopped; store flushed.");
     Ok(0)
 }

@@ -37,7 +37,9 @@ pub type Body = http_body_util::Full<Bytes>;
 /// Shared server state.
 pub struct AppState {
     pub store: Arc<Store>,
-    pub config: Config,
+    /// The settings in effect; replaced whole by a SIGHUP reload (see
+    /// [`AppState::config`]).
+    config: std::sync::RwLock<Arc<Config>>,
     pub auth: Authenticator,
     pub limiter: Limiter,
     pub started: Instant,
@@ -60,8 +62,23 @@ impl AppState {
                 config.server.response_cache_ms,
                 config.server.response_cache_mib,
             ),
-            config,
+            config: std::sync::RwLock::new(Arc::new(config)),
         }
+    }
+
+    /// The settings in effect now. A request reads them once per use, so a
+    /// reload applies from the next request on.
+    pub fn config(&self) -> Arc<Config> {
+        self.config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Puts new settings in effect (`iocd serve`'s SIGHUP handler; the
+    /// caller keeps the settings that only a restart can change).
+    pub fn set_config(&self, config: Config) {
+        *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
     }
 }
 
@@ -114,7 +131,7 @@ pub(crate) async fn gate_any(
     scopes: &[&str],
     ip: IpAddr,
 ) -> Result<(Principal, Decision), (ApiError, Option<Decision>)> {
-    let per_ip = state.config.auth.failed_attempts_per_minute;
+    let per_ip = state.config().auth.failed_attempts_per_minute;
     let now = Instant::now();
     let key = auth::extract_key(req, params.get("api_key")).map_err(|e| (e, None))?;
     let Some(key) = key else {
@@ -142,7 +159,7 @@ pub(crate) async fn gate_any(
             return Err((ApiError::invalid_key(refusal.as_str()), None));
         }
     };
-    let p = auth::principal(&rec, &state.config.tiers);
+    let p = auth::principal(&rec, &state.config().tiers);
     let d = state.limiter.check(
         &p.key_id,
         p.limits.requests_per_minute,
@@ -154,8 +171,8 @@ pub(crate) async fn gate_any(
             .unwrap_or_default()
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let mut details = json!({"limit": d.window_limit, "window": d.window, "reset_at": reset_at, "tier": p.tier});
-        if !state.config.server.upgrade_url.is_empty() {
-            details["upgrade_url"] = json!(state.config.server.upgrade_url);
+        if !state.config().server.upgrade_url.is_empty() {
+            details["upgrade_url"] = json!(state.config().server.upgrade_url);
         }
         let e = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -170,7 +187,7 @@ pub(crate) async fn gate_any(
         let mut e = ApiError::insufficient_scope(
             scopes.first().copied().unwrap_or("admin"),
             &p.scopes,
-            &state.config.server.upgrade_url,
+            &state.config().server.upgrade_url,
         );
         if scopes.len() > 1 {
             e.message = format!(

@@ -29,7 +29,7 @@ fn builder(state: &AppState) -> Builder<TokioExecutor> {
     b.http1()
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(
-            state.config.server.header_read_timeout_secs,
+            state.config().server.header_read_timeout_secs,
         ))
         .keep_alive(true);
     b.http2()
@@ -50,9 +50,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) {
     let graceful = GracefulShutdown::new();
-    let limit = Arc::new(Semaphore::new(state.config.server.max_connections));
-    let handshake = Duration::from_secs(state.config.server.tls_handshake_timeout_secs);
-    let idle = Duration::from_secs(state.config.server.idle_timeout_secs);
+    let limit = Arc::new(Semaphore::new(state.config().server.max_connections));
+    let handshake = Duration::from_secs(state.config().server.tls_handshake_timeout_secs);
+    let idle = Duration::from_secs(state.config().server.idle_timeout_secs);
     tokio::pin!(shutdown);
     loop {
         let plain_accept = async {
@@ -128,7 +128,7 @@ pub async fn run(
     }
     drop(tls_listener);
     drop(plain);
-    let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
+    let grace = Duration::from_secs(state.config().server.shutdown_grace_secs);
     tracing::info!(
         "shutting down: waiting up to {}s for in-flight requests",
         grace.as_secs()

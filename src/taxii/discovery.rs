@@ -12,7 +12,7 @@ use serde_json::json;
 
 /// `GET /api/taxii2/`.
 pub fn discovery(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
-    let name = &ctx.state.config.server.identity_name;
+    let name = &ctx.state.config().server.identity_name;
     let body = json!({
         "title": format!("{name} TAXII 2.1 server"),
         "description": "Threat-intelligence IOCs of this iocd appliance as STIX 2.1 objects: one collection per IOC type, one with everything, and a writable submissions collection.",
@@ -33,7 +33,7 @@ pub fn api_root(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         "title": "iocd IOCs",
         "description": "IOCs as STIX 2.1 indicators, vulnerabilities and attack patterns, with the producer identity and TLP 2.0 marking definitions.",
         "versions": [MEDIA_TAXII],
-        "max_content_length": ctx.state.config.server.max_body_bytes,
+        "max_content_length": ctx.state.config().server.max_body_bytes,
     });
     Ok(taxii_response(
         StatusCode::OK,

@@ -99,7 +99,7 @@ impl Producer {
     }
 
     pub fn from_ctx(ctx: &Ctx<'_>) -> Producer {
-        Producer::new(&ctx.state.config.server.identity_name)
+        Producer::new(&ctx.state.config().server.identity_name)
     }
 }
 

@@ -229,7 +229,7 @@ impl Drop for Server {
 
 /// Appends tables to the config text; a `[section]` already present gets
 /// its keys replaced line by line (simple `key = value` forms only).
-fn apply_overrides(base: &str, extra: &str) -> String {
+pub fn apply_overrides(base: &str, extra: &str) -> String {
     let mut text = base.to_string();
     let mut section = String::new();
     let mut append = String::new();

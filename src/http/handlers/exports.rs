@@ -71,7 +71,7 @@ pub async fn stix(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         include_identity: p.boolean("include_identity", true)?,
         include_tlp_markings: p.boolean("include_tlp_markings", false)?,
         tlp: p.tlp("tlp")?,
-        identity_name: ctx.state.config.server.identity_name.clone(),
+        identity_name: ctx.state.config().server.identity_name.clone(),
     };
     let q = listing_query(ctx, None)?;
     let (out, next) = render_page(ctx, q, move |items, _, out| {
@@ -91,7 +91,7 @@ pub async fn misp(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         // without one, the oldest exported IOC's time.
         since: ctx.params.time("since")?.and(q.since),
         until: Some(q.until.unwrap_or_else(chrono::Utc::now)),
-        info_prefix: format!("{} IOCs", ctx.state.config.server.identity_name),
+        info_prefix: format!("{} IOCs", ctx.state.config().server.identity_name),
         event_uuid: None,
     };
     let (out, next) = render_page(ctx, q, move |items, _, out| {
@@ -131,7 +131,7 @@ pub async fn openioc(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
 pub async fn sigma(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let q = listing_query(ctx, None)?;
     let opts = export::sigma::SigmaOptions {
-        author: ctx.state.config.server.identity_name.clone(),
+        author: ctx.state.config().server.identity_name.clone(),
         now: None,
     };
     let (out, next) = render_page(ctx, q, move |items, _, out| {

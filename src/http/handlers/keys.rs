@@ -64,8 +64,9 @@ pub async fn create(ctx: &Ctx<'_>, body: Incoming) -> Result<Response<Body>, Api
             "expected {{\"name\": ..., \"tier\": ..., \"scopes\": [...]}}: {e}"
         ))
     })?;
-    let Some(tier) = ctx.state.config.tiers.get(&b.tier) else {
-        let names: Vec<&String> = ctx.state.config.tiers.keys().collect();
+    let config = ctx.state.config();
+    let Some(tier) = config.tiers.get(&b.tier) else {
+        let names: Vec<&String> = config.tiers.keys().collect();
         return Err(ApiError::invalid_body(format!(
             "unknown tier '{}'; configured tiers: {names:?}",
             b.tier

@@ -72,7 +72,7 @@ impl Ctx<'_> {
 
 /// Reads the whole body, enforcing `max_body_bytes` (413 beyond it).
 pub async fn read_body(ctx: &Ctx<'_>, body: Incoming) -> Result<Bytes, ApiError> {
-    let max = ctx.state.config.server.max_body_bytes;
+    let max = ctx.state.config().server.max_body_bytes;
     if let Some(len) = ctx
         .parts
         .headers
