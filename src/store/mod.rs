@@ -496,19 +496,22 @@ impl Store {
             }
         }
         let mut last = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let mut guard = self.index_mut()?;
-        let Some(ix) = guard.as_mut() else {
-            return Ok(report);
-        };
+        // Only holders of `writer` change the index, so it can be read
+        // under its read lock here and locked for writing only while a
+        // chunk's new locations go in: lookups by id are not held up for
+        // the whole call.
+        drop(self.index_mut()?);
         let t0 = Self::next_block_time(&mut last);
         let mut known: Vec<(Loc, usize)> = Vec::with_capacity(order.len());
         {
+            let ix = self.index.read().unwrap_or_else(|p| p.into_inner());
             let tombstoned = self.tombstoned.read().unwrap_or_else(|p| p.into_inner());
             for (n, id) in order.iter().enumerate() {
                 if tombstoned.contains(id) {
                     report.suppressed += 1;
                 } else {
-                    known.push((ix.get(id).copied().unwrap_or(Loc::NONE), n));
+                    let loc = ix.as_ref().and_then(|ix| ix.get(id).copied());
+                    known.push((loc.unwrap_or(Loc::NONE), n));
                 }
             }
         }
@@ -548,7 +551,7 @@ impl Store {
                         report.new += 1;
                         // New IOCs form one big group: cut it anywhere.
                         if pending.len >= CHUNK && block.is_none() {
-                            self.commit_pending(&mut pending, &mut last, ix)?;
+                            self.commit_pending(&mut pending, &mut last)?;
                         }
                     }
                 }
@@ -557,11 +560,10 @@ impl Store {
                 pending.touched.push(t);
             }
             if pending.len >= CHUNK {
-                self.commit_pending(&mut pending, &mut last, ix)?;
+                self.commit_pending(&mut pending, &mut last)?;
             }
         }
-        self.commit_pending(&mut pending, &mut last, ix)?;
-        drop(guard);
+        self.commit_pending(&mut pending, &mut last)?;
         drop(last);
         self.flush()?;
         Ok(report)
@@ -570,13 +572,8 @@ impl Store {
     /// Applies one atomic batch: new blocks for new and changed records,
     /// patches (or folded rewrites) of the blocks they left or re-saw,
     /// counters; then points the id index at the new blocks. The caller
-    /// holds `writer` and the index.
-    fn commit_pending(
-        &self,
-        pending: &mut Pending,
-        last: &mut i64,
-        ix: &mut IdIndex,
-    ) -> Result<(), StoreError> {
+    /// holds `writer`.
+    fn commit_pending(&self, pending: &mut Pending, last: &mut i64) -> Result<(), StoreError> {
         let p = std::mem::take(pending);
         if p.len == 0 && p.touched.is_empty() {
             return Ok(());
@@ -617,23 +614,31 @@ impl Store {
         for t in p.touched {
             t.write(self, &mut batch)?;
         }
+        // Lock order everywhere: `commit`, then `index`. Readers by id hold
+        // `commit` across their index lookup and block read, so they see
+        // the batch and the index change together or neither.
+        let _w = self.commit.write().unwrap_or_else(|p| p.into_inner());
+        self.iocs.apply_batch(batch)?;
+        self.generation.fetch_add(1, Ordering::Release);
+        if let Some(ix) = self
+            .index
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
         {
-            let _w = self.commit.write().unwrap_or_else(|p| p.into_inner());
-            self.iocs.apply_batch(batch)?;
-            self.generation.fetch_add(1, Ordering::Release);
-        }
-        for (id, loc) in placed {
-            ix.insert(id, loc);
+            for (id, loc) in placed {
+                ix.insert(id, loc);
+            }
         }
         Ok(())
     }
 
     /// The indicator with this id, if stored (tombstoned ones are gone).
     pub fn get(&self, id: &Uuid) -> Result<Option<Indicator>, StoreError> {
+        let _r = self.commit.read().unwrap_or_else(|p| p.into_inner());
         let Some(loc) = self.locate(id)? else {
             return Ok(None);
         };
-        let _r = self.commit.read().unwrap_or_else(|p| p.into_inner());
         match self.touch(loc)? {
             Some((t, bytes)) => Self::record_in(&t, &bytes, id),
             None => Ok(None),
@@ -660,11 +665,7 @@ impl Store {
         reason: Option<String>,
     ) -> Result<Option<Indicator>, StoreError> {
         let _last = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let mut guard = self.index_mut()?;
-        let Some(ix) = guard.as_mut() else {
-            return Ok(None);
-        };
-        let Some(loc) = ix.get(id).copied() else {
+        let Some(loc) = self.locate(id)? else {
             return Ok(None);
         };
         let Some((mut touched, bytes)) = self.touch(loc)? else {
@@ -700,9 +701,15 @@ impl Store {
                 .write()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(*id);
+            if let Some(ix) = self
+                .index
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_mut()
+            {
+                ix.remove(id);
+            }
         }
-        ix.remove(id);
-        drop(guard);
         self.flush()?;
         Ok(Some(old))
     }

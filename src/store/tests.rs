@@ -254,3 +254,35 @@ fn open_waits_for_a_lock_released_shortly_and_reports_one_held_on() {
     releaser.join().unwrap();
     assert_eq!(s.total().unwrap(), 1);
 }
+
+#[test]
+fn a_lookup_by_id_never_misses_a_record_being_moved() {
+    let (_d, s) = open();
+    let s = std::sync::Arc::new(s);
+    s.ingest(vec![obs("moving.example")]).unwrap();
+    let id = crate::ioc::indicator_id(IocType::Domain, "moving.example");
+    let writer = {
+        let s = s.clone();
+        std::thread::spawn(move || {
+            for i in 0..60 {
+                // A new tag each time: the record changes and moves to a
+                // new block, its old copy patched away, in one batch.
+                let mut o = obs("moving.example");
+                o.tags = vec![format!("t{i}")];
+                let r = s
+                    .ingest(vec![o, obs(&format!("other{i}.example"))])
+                    .unwrap();
+                assert_eq!(r.updated, 1);
+            }
+        })
+    };
+    let mut reads = 0;
+    while !writer.is_finished() {
+        assert!(s.get(&id).unwrap().is_some(), "lookup missed the record");
+        reads += 1;
+    }
+    writer.join().unwrap();
+    assert!(reads > 0);
+    assert_eq!(s.get(&id).unwrap().unwrap().tags.len(), 60);
+    assert!(s.verify(false).unwrap().is_consistent());
+}
