@@ -20,7 +20,7 @@
 use super::setup::{load_config, open_store_with_cache};
 use crate::import::{parse_iter, text, FileError, Format, ImportDefaults, Item};
 use crate::ioc::Observation;
-use crate::store::{IngestReport, Store};
+use crate::store::{IngestReport, Store, StoreError};
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
@@ -137,44 +137,71 @@ pub fn import(store: &Store, args: &ImportArgs) -> Result<Summary> {
     }
     let total_bytes: u64 = files.iter().map(|f| f.1).sum();
     let bar = progress_bar(total_bytes);
-    let mut batch = Batch {
-        store,
-        pending: Vec::with_capacity(BATCH.min(4096)),
-        report: IngestReport::default(),
-    };
-    let mut done_bytes = 0u64;
-    for (path, size, explicit) in files.iter().map(|(p, s, e)| (p, *s, *e)) {
-        bar.set_message(path.display().to_string());
-        import_file(
-            path,
-            explicit,
-            args.format,
-            &defaults,
-            &mut batch,
-            &mut summary,
-            &bar,
-            done_bytes,
-        )?;
-        done_bytes += size;
-        bar.set_position(done_bytes);
-    }
-    batch.flush()?;
+    // Parsing runs on this thread while the store writes the previous
+    // batch on another (the two halves of an import take similar time on
+    // a 2-core appliance). A rendezvous channel keeps at most one batch in
+    // the writer's hands and one being filled.
+    let report = std::thread::scope(|scope| -> Result<IngestReport> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Observation>>(0);
+        let writer = scope.spawn(move || -> Result<IngestReport, StoreError> {
+            let mut report = IngestReport::default();
+            for b in rx {
+                report.add(&store.ingest(b)?);
+            }
+            Ok(report)
+        });
+        let mut batch = Batch {
+            tx,
+            pending: Vec::with_capacity(BATCH.min(4096)),
+        };
+        let mut parsed = Ok(());
+        let mut done_bytes = 0u64;
+        for (path, size, explicit) in files.iter().map(|(p, s, e)| (p, *s, *e)) {
+            bar.set_message(path.display().to_string());
+            parsed = import_file(
+                path,
+                explicit,
+                args.format,
+                &defaults,
+                &mut batch,
+                &mut summary,
+                &bar,
+                done_bytes,
+            );
+            if parsed.is_err() {
+                break;
+            }
+            done_bytes += size;
+            bar.set_position(done_bytes);
+        }
+        if parsed.is_ok() {
+            parsed = batch.flush();
+        }
+        drop(batch);
+        // The writer's own error says more than "writer stopped".
+        let written = writer
+            .join()
+            .map_err(|_| anyhow::anyhow!("the store writer thread panicked"))?;
+        let report = written?;
+        parsed?;
+        Ok(report)
+    })?;
     bar.finish_and_clear();
-    summary.new = batch.report.new;
-    summary.updated = batch.report.updated;
-    summary.unchanged = batch.report.unchanged;
-    summary.suppressed = batch.report.suppressed;
+    summary.new = report.new;
+    summary.updated = report.updated;
+    summary.unchanged = report.unchanged;
+    summary.suppressed = report.suppressed;
     Ok(summary)
 }
 
-/// Observations waiting for the store.
-struct Batch<'s> {
-    store: &'s Store,
+/// Observations waiting for the store, handed to the writer thread in
+/// batches of [`BATCH`].
+struct Batch {
+    tx: std::sync::mpsc::SyncSender<Vec<Observation>>,
     pending: Vec<Observation>,
-    report: IngestReport,
 }
 
-impl Batch<'_> {
+impl Batch {
     fn push(&mut self, o: Observation) -> Result<()> {
         self.pending.push(o);
         if self.pending.len() >= BATCH {
@@ -185,8 +212,10 @@ impl Batch<'_> {
 
     fn flush(&mut self) -> Result<()> {
         if !self.pending.is_empty() {
-            let r = self.store.ingest(std::mem::take(&mut self.pending))?;
-            self.report.add(&r);
+            let b = std::mem::replace(&mut self.pending, Vec::with_capacity(BATCH.min(4096)));
+            self.tx
+                .send(b)
+                .map_err(|_| anyhow::anyhow!("the store writer stopped"))?;
         }
         Ok(())
     }
