@@ -5,7 +5,7 @@
 //! last record returned, and the next page starts strictly after it (never
 //! an offset).
 
-use super::block::{self, BlockView};
+use super::block::{BlockView, Patch, PatchOp};
 use super::codec::micros;
 use super::index::Loc;
 use super::{codec_err, loc_key, parse_loc_key, Store, StoreError, P_BLOCK};
@@ -103,14 +103,24 @@ pub struct Page {
     pub next: Option<Cursor>,
 }
 
+/// The block a scan is in: its bytes, patch and position. Records are
+/// decoded one at a time, only when taken: a page of one item from an
+/// eleven-type merge reads eleven id tables, not eleven blocks of records.
+struct Current {
+    loc: Loc,
+    bytes: sled::IVec,
+    patch: Patch,
+    len: usize,
+    pos: usize,
+}
+
 /// One type's blocks in time order, yielding `(t, record)` with patches
 /// applied, starting strictly after the cursor.
 struct TypeScan<'a> {
     store: &'a Store,
     blocks: sled::Iter,
     after: Option<Cursor>,
-    t: u64,
-    buf: std::vec::IntoIter<Indicator>,
+    cur: Option<Current>,
 }
 
 impl<'a> TypeScan<'a> {
@@ -129,31 +139,59 @@ impl<'a> TypeScan<'a> {
             store,
             blocks: store.iocs.range::<Vec<u8>, _>((start, end)),
             after: q.after,
-            t: 0,
-            buf: Vec::new().into_iter(),
+            cur: None,
         }
     }
 
-    /// Reads the next block into `buf`; `Ok(false)` at the end.
-    fn fill(&mut self) -> Result<bool, StoreError> {
-        let Some((k, v)) = self.blocks.next().transpose()? else {
-            return Ok(false);
-        };
-        let Some(loc) = parse_loc_key(&k) else {
-            return Ok(true);
-        };
-        let patch = self.store.patch_at(loc)?;
-        let view = BlockView::parse(&v).map_err(|e| codec_err(loc, e))?;
-        let patch = (!patch.ops.is_empty()).then_some(&patch);
-        let mut recs = block::resolve(&view, patch).map_err(|e| codec_err(loc, e))?;
-        self.t = loc.t() as u64;
-        if let Some(c) = self.after {
-            if c.micros == self.t {
-                recs.retain(|r| r.id > c.id);
+    /// Moves to the next live record and returns its `(t, id)` without
+    /// decoding it; `None` at the end.
+    fn head(&mut self) -> Result<Option<(u64, Uuid)>, StoreError> {
+        loop {
+            if let Some(c) = &mut self.cur {
+                let view = BlockView::parse(&c.bytes).map_err(|e| codec_err(c.loc, e))?;
+                let t = c.loc.t() as u64;
+                while c.pos < c.len {
+                    let id = view.id(c.pos);
+                    let skipped = c.patch.ops.get(&id) == Some(&PatchOp::Gone)
+                        || self.after.is_some_and(|a| a.micros == t && id <= a.id);
+                    if !skipped {
+                        return Ok(Some((t, id)));
+                    }
+                    c.pos += 1;
+                }
+                self.cur = None;
             }
+            let Some((k, bytes)) = self.blocks.next().transpose()? else {
+                return Ok(None);
+            };
+            let Some(loc) = parse_loc_key(&k) else {
+                continue;
+            };
+            let len = BlockView::parse(&bytes)
+                .map_err(|e| codec_err(loc, e))?
+                .len();
+            self.cur = Some(Current {
+                loc,
+                patch: self.store.patch_at(loc)?,
+                bytes,
+                len,
+                pos: 0,
+            });
         }
-        self.buf = recs.into_iter();
-        Ok(true)
+    }
+
+    /// Decodes the record [`TypeScan::head`] stopped at and moves past it.
+    fn take_record(&mut self) -> Result<Option<(u64, Indicator)>, StoreError> {
+        if self.head()?.is_none() {
+            return Ok(None);
+        }
+        let Some(c) = &mut self.cur else {
+            return Ok(None);
+        };
+        let view = BlockView::parse(&c.bytes).map_err(|e| codec_err(c.loc, e))?;
+        let rec = view.record(c.pos).map_err(|e| codec_err(c.loc, e))?;
+        c.pos += 1;
+        Ok(c.patch.apply(rec).map(|r| (c.loc.t() as u64, r)))
     }
 }
 
@@ -161,47 +199,49 @@ impl Iterator for TypeScan<'_> {
     type Item = Result<(u64, Indicator), StoreError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(r) = self.buf.next() {
-                return Some(Ok((self.t, r)));
-            }
-            match self.fill() {
-                Ok(true) => {}
-                Ok(false) => return None,
-                Err(e) => return Some(Err(e)),
-            }
-        }
+        self.take_record().transpose()
     }
 }
 
 type Item = Result<(u64, Indicator), StoreError>;
 
-/// Merges per-type scans into one stream ordered by `(t, id)`.
+/// Merges per-type scans into one stream ordered by `(t, id)`, comparing
+/// id tables and decoding only the records it yields.
 struct Merge<'a> {
     scans: Vec<TypeScan<'a>>,
-    heads: Vec<Option<(u64, Indicator)>>,
-    error: Option<StoreError>,
+    /// Each scan's next `(t, id)`, `None` when it is done.
+    heads: Vec<Option<(u64, Uuid)>>,
+    started: bool,
 }
 
 impl<'a> Merge<'a> {
-    fn new(mut scans: Vec<TypeScan<'a>>) -> Merge<'a> {
-        let mut error = None;
-        let heads = scans
-            .iter_mut()
-            .map(|s| match s.next() {
-                Some(Ok(x)) => Some(x),
-                Some(Err(e)) => {
-                    error = Some(e);
-                    None
-                }
-                None => None,
-            })
-            .collect();
+    fn new(scans: Vec<TypeScan<'a>>) -> Merge<'a> {
         Merge {
+            heads: vec![None; scans.len()],
             scans,
-            heads,
-            error,
+            started: false,
         }
+    }
+
+    fn step(&mut self) -> Result<Option<(u64, Indicator)>, StoreError> {
+        if !self.started {
+            for (h, s) in self.heads.iter_mut().zip(self.scans.iter_mut()) {
+                *h = s.head()?;
+            }
+            self.started = true;
+        }
+        let Some((idx, _)) = self
+            .heads
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| h.map(|k| (i, k)))
+            .min_by_key(|(_, k)| *k)
+        else {
+            return Ok(None);
+        };
+        let out = self.scans[idx].take_record()?;
+        self.heads[idx] = self.scans[idx].head()?;
+        Ok(out)
     }
 }
 
@@ -209,25 +249,14 @@ impl Iterator for Merge<'_> {
     type Item = Item;
 
     fn next(&mut self) -> Option<Item> {
-        if let Some(e) = self.error.take() {
-            return Some(Err(e));
-        }
-        let (idx, _) = self
-            .heads
-            .iter()
-            .enumerate()
-            .filter_map(|(i, h)| h.as_ref().map(|(t, r)| (i, (*t, r.id))))
-            .min_by(|a, b| a.1.cmp(&b.1))?;
-        let out = self.heads[idx].take();
-        self.heads[idx] = match self.scans[idx].next() {
-            Some(Ok(x)) => Some(x),
-            Some(Err(e)) => {
-                self.error = Some(e);
-                None
+        match self.step() {
+            Ok(x) => x.map(Ok),
+            Err(e) => {
+                // End the stream after reporting the error once.
+                self.heads.iter_mut().for_each(|h| *h = None);
+                Some(Err(e))
             }
-            None => None,
-        };
-        out.map(Ok)
+        }
     }
 }
 
