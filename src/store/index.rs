@@ -21,9 +21,13 @@ impl Loc {
     /// No block: type code 0xf is not an IOC type.
     pub const NONE: Loc = Loc(0xf);
 
-    /// The block of type `ty` at index time `t` (micros, clamped to ≥ 0).
+    /// Latest representable time (micros, ~18,000 years after 1970).
+    pub const MAX_T: i64 = (1 << 59) - 1;
+
+    /// The block of type `ty` at index time `t` (micros, clamped to
+    /// `0..=MAX_T`, so a forged cursor far in the future finds nothing).
     pub fn new(ty: IocType, t: i64) -> Loc {
-        Loc(((t.max(0) as u64) << 4) | ty.code() as u64)
+        Loc(((t.clamp(0, Loc::MAX_T) as u64) << 4) | ty.code() as u64)
     }
 
     /// Index time in micros.
@@ -83,6 +87,9 @@ mod tests {
             assert_eq!((l.ty(), l.t()), (ty, 1_790_000_000_123_456));
         }
         assert_eq!(Loc::new(IocType::Md5, -5).t(), 0);
+        // No overflow into the type bits, whatever the time.
+        let far = Loc::new(IocType::Md5, i64::MAX);
+        assert_eq!((far.ty(), far.t()), (IocType::Md5, Loc::MAX_T));
     }
 
     #[test]

@@ -9,11 +9,13 @@
 //! nothing lost or doubled. A record that does not decode is left under
 //! its `T` key for `iocd verify` to report.
 
+use super::block::PatchOp;
 use super::block::{encode_block, encode_ids};
 use super::codec::decode_indicator;
 use super::index::Loc;
 use super::{
-    loc_key, read_u64, Store, StoreError, P_BLOCK, P_HEADER, P_LEGACY_POINTER, P_LEGACY_RECORD,
+    loc_key, merge_indicators, read_u64, Pending, Store, StoreError, P_BLOCK, P_HEADER,
+    P_LEGACY_POINTER, P_LEGACY_RECORD,
 };
 use crate::ioc::{Indicator, IocType};
 use uuid::Uuid;
@@ -47,6 +49,15 @@ impl Store {
             return Ok(0);
         }
         tracing::info!("converting the store to layout 2 (packed blocks)");
+        // Blocks already present mean the store was converted before and
+        // an older iocd wrote to it since: records it wrote for IOCs that
+        // already live in blocks are merged into them, not copied.
+        let live = if self.iocs.scan_prefix([P_BLOCK]).next().is_some() {
+            Some(self.build_index()?)
+        } else {
+            None
+        };
+        let mut conflicts: Vec<(Loc, Vec<u8>, Indicator)> = Vec::new();
         let mut converted = 0u64;
         let mut batch = sled::Batch::default();
         let mut in_batch = 0usize;
@@ -71,6 +82,10 @@ impl Store {
             let Ok(rec) = decode_indicator(&v) else {
                 continue;
             };
+            if let Some(at) = live.as_ref().and_then(|ix| ix.get(&id)) {
+                conflicts.push((*at, k.to_vec(), rec));
+                continue;
+            }
             let loc = Loc::new(ty, t);
             if group_loc != Some(loc) {
                 if let Some(prev) = group_loc {
@@ -98,9 +113,65 @@ impl Store {
             batch.remove(kv?.0);
         }
         self.iocs.apply_batch(batch)?;
+        converted += self.merge_conflicts(conflicts)?;
         self.flush()?;
         tracing::info!(records = converted, "store converted to layout 2");
         Ok(converted)
+    }
+
+    /// Merges layout-1 records into the live records of the same IOCs:
+    /// each merged record moves to a new block (patching its old copy
+    /// away), its `T` key goes in the same atomic batch, and the counter
+    /// the older iocd raised for it is taken back.
+    fn merge_conflicts(
+        &self,
+        mut conflicts: Vec<(Loc, Vec<u8>, Indicator)>,
+    ) -> Result<u64, StoreError> {
+        if conflicts.is_empty() {
+            return Ok(0);
+        }
+        tracing::warn!(
+            records = conflicts.len(),
+            "an older iocd wrote to this converted store; merging its records"
+        );
+        let n = conflicts.len() as u64;
+        conflicts.sort_by_key(|c| c.0);
+        let mut last = self.newest_block_time()?;
+        let mut pending = Pending::default();
+        let mut it = conflicts.into_iter().peekable();
+        while let Some((loc, key, rec)) = it.next() {
+            let mut group = vec![(key, rec)];
+            while it.peek().is_some_and(|c| c.0 == loc) {
+                if let Some((_, k, r)) = it.next() {
+                    group.push((k, r));
+                }
+            }
+            let block = self.touch(loc)?;
+            let mut block = block;
+            for (key, rec) in group {
+                let current = match &block {
+                    Some((t, bytes)) => Store::record_in(t, bytes, &rec.id)?,
+                    None => None,
+                };
+                match (current, block.as_mut()) {
+                    (Some(cur), Some((t, _))) => {
+                        t.mark(rec.id, PatchOp::Gone);
+                        pending.count_fix[rec.ioc_type.code() as usize] -= 1;
+                        pending.add(merge_indicators(&cur, &rec), false);
+                    }
+                    _ => pending.add(rec, false),
+                }
+                pending.remove.push(key);
+            }
+            if let Some((t, _)) = block {
+                pending.touched.push(t);
+            }
+            if pending.len >= MIGRATE_BATCH {
+                self.commit_pending(&mut pending, &mut last)?;
+            }
+        }
+        self.commit_pending(&mut pending, &mut last)?;
+        Ok(n)
     }
 }
 
@@ -200,5 +271,70 @@ mod tests {
             .get(&indicator_id(IocType::Domain, "new.example"))
             .unwrap();
         assert!(newest.unwrap().modified > from_micros(t0 + 9));
+    }
+
+    #[test]
+    fn records_an_older_iocd_wrote_after_conversion_are_merged_not_doubled() {
+        let d = tempfile::tempdir().unwrap();
+        let t0 = 1_780_000_000_000_000;
+        let ids: Vec<Uuid>;
+        {
+            let s = Store::open(d.path()).unwrap();
+            let mut batch = Vec::new();
+            for i in 0..40 {
+                let mut o = crate::ioc::Observation::new(
+                    crate::ioc::detect(&format!("h{i}.example")).unwrap(),
+                );
+                o.source = Some(crate::ioc::Source {
+                    name: "a".into(),
+                    reference: None,
+                });
+                batch.push(o);
+            }
+            s.ingest(batch).unwrap();
+            ids = (0..40)
+                .map(|i| indicator_id(IocType::Domain, &format!("h{i}.example")))
+                .collect();
+            // What iocd 0.1 does with this store: it sees no `T` record,
+            // so it writes every IOC as new and raises the counter.
+            for (i, id) in ids.iter().enumerate().take(30) {
+                let mut r = rec(IocType::Domain, &format!("h{i}.example"), t0 + 5);
+                assert_eq!(r.id, *id);
+                r.sources = vec![crate::ioc::Source {
+                    name: "b".into(),
+                    reference: None,
+                }];
+                s.iocs
+                    .insert(
+                        legacy_key(IocType::Domain, t0 + 5, id),
+                        encode_indicator(&r),
+                    )
+                    .unwrap();
+            }
+            s.iocs
+                .insert([b'C', IocType::Domain.code()], &70u64.to_be_bytes()[..])
+                .unwrap();
+            s.flush().unwrap();
+        }
+        let s = Store::open(d.path()).unwrap();
+        assert_eq!(s.total().unwrap(), 40);
+        assert!(s.verify(false).unwrap().is_consistent());
+        for (i, id) in ids.iter().enumerate() {
+            let got = s.get(id).unwrap().unwrap();
+            let names: Vec<&str> = got.sources.iter().map(|x| x.name.as_str()).collect();
+            let want: &[&str] = if i < 30 { &["a", "b"] } else { &["a"] };
+            assert_eq!(names, want, "{i}");
+            if i < 30 {
+                assert_eq!(got.tags, vec!["x".to_string()]);
+                assert!(got.to_ids);
+            }
+        }
+        let all = s
+            .page(&Query {
+                limit: 1000,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(all.items.len(), 40);
     }
 }

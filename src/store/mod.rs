@@ -264,6 +264,10 @@ struct Pending {
     touched: Vec<Touched>,
     /// Observations in `fresh` and `touched`.
     len: usize,
+    /// Keys removed in the same batch (layout-1 records being merged).
+    remove: Vec<Vec<u8>>,
+    /// Per type code: counter corrections beyond the new records.
+    count_fix: [i64; IocType::ALL.len()],
 }
 
 impl Pending {
@@ -575,7 +579,7 @@ impl Store {
     /// holds `writer`.
     fn commit_pending(&self, pending: &mut Pending, last: &mut i64) -> Result<(), StoreError> {
         let p = std::mem::take(pending);
-        if p.len == 0 && p.touched.is_empty() {
+        if p.len == 0 && p.touched.is_empty() && p.remove.is_empty() {
             return Ok(());
         }
         let mut batch = sled::Batch::default();
@@ -602,17 +606,22 @@ impl Store {
                 );
                 batch.insert(&loc_key(P_BLOCK, loc)[..], block::encode_block(&mut out));
             }
-            if new > 0 {
+            let fix = p.count_fix[ty.code() as usize];
+            if new > 0 || fix != 0 {
                 let cur = self
                     .iocs
                     .get(count_key(ty))?
                     .map(|v| read_u64(&v))
                     .unwrap_or(0);
-                batch.insert(&count_key(ty)[..], &(cur + new).to_be_bytes()[..]);
+                let n = (cur + new).saturating_add_signed(fix);
+                batch.insert(&count_key(ty)[..], &n.to_be_bytes()[..]);
             }
         }
         for t in p.touched {
             t.write(self, &mut batch)?;
+        }
+        for k in p.remove {
+            batch.remove(k);
         }
         // Lock order everywhere: `commit`, then `index`. Readers by id hold
         // `commit` across their index lookup and block read, so they see
@@ -847,6 +856,35 @@ fn new_record(id: Uuid, o: &Observation, t: i64) -> Indicator {
         to_ids: o.to_ids,
         reserved: o.reserved,
     }
+}
+
+/// Merges two stored versions of one indicator (a layout-1 record an older
+/// iocd wrote into a converted store, and the live one): the union of
+/// what each knows, by the same rules as an ingest.
+fn merge_indicators(a: &Indicator, b: &Indicator) -> Indicator {
+    let mut r = a.clone();
+    r.first_seen = a.first_seen.min(b.first_seen);
+    r.last_seen = a.last_seen.max(b.last_seen);
+    r.added_at = a.added_at.min(b.added_at);
+    r.confidence = a.confidence.max(b.confidence);
+    r.tlp = a.tlp.max(b.tlp);
+    for x in &b.tags {
+        push_unique(&mut r.tags, x.clone(), MAX_TAGS);
+    }
+    r.tags.sort();
+    for x in &b.techniques {
+        push_unique(&mut r.techniques, x.clone(), MAX_TECHNIQUES);
+    }
+    r.techniques.sort();
+    for s in &b.sources {
+        push_unique(&mut r.sources, s.clone(), MAX_SOURCES);
+    }
+    if r.description.is_none() {
+        r.description = b.description.clone();
+    }
+    r.to_ids |= b.to_ids;
+    r.reserved |= b.reserved;
+    r
 }
 
 /// Merges an observation into a stored record. Returns the new record and
