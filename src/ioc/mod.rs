@@ -2,6 +2,7 @@
 //! normalization. No I/O happens here (DESIGN.md, "Modules").
 
 pub mod attack;
+pub mod merge;
 mod normalize;
 mod refang;
 

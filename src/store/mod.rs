@@ -50,7 +50,8 @@ pub mod verify;
 
 pub use query::{Cursor, Page, Query};
 
-use crate::ioc::{Indicator, IocType, Observation, Source, DEFAULT_CONFIDENCE};
+use crate::ioc::merge::{self, merge_indicators, Change};
+use crate::ioc::{Indicator, IocType, Observation};
 use block::{BlockView, Patch, PatchOp, BLOCK_RECORDS};
 use chrono::{DateTime, Utc};
 use codec::{from_micros, micros};
@@ -62,11 +63,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock, RwLockWriteGuard};
 use uuid::Uuid;
 
-/// Upper bounds on merged lists, so one hot IOC seen by thousands of
-/// sources cannot grow its record without limit.
-const MAX_SOURCES: usize = 64;
-const MAX_TAGS: usize = 64;
-const MAX_TECHNIQUES: usize = 64;
 /// Observations written per atomic batch. A chunk of 4096 new IOCs is
 /// ~130 blocks: few sled items, so sled's per-batch memory stays small,
 /// and the known IOCs of a chunk are read in one ordered pass.
@@ -102,20 +98,35 @@ pub enum StoreError {
     Locked { path: String, source: sled::Error },
 }
 
-/// What one ingest did.
+/// What one ingest did, counted per observation as if each came in its
+/// own call (so the counts do not depend on how observations are split
+/// into batches): `new + updated + unchanged + suppressed` = observations
+/// handed in. Two rows of one file for the same IOC count one new and one
+/// updated (or unchanged, when the second adds nothing).
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct IngestReport {
-    /// Indicators stored for the first time.
+    /// Observations that stored an IOC for the first time.
     pub new: u64,
-    /// Known indicators whose content changed (sources, tags, confidence ...).
+    /// Observations that changed a known IOC's content (first_seen,
+    /// sources, tags, confidence ...), known from the store or from earlier
+    /// in the same call.
     pub updated: u64,
-    /// Known indicators seen again with nothing new.
+    /// Observations of a known IOC with nothing new (at most a later
+    /// last_seen).
     pub unchanged: u64,
     /// Observations of deleted (tombstoned) indicators, not re-added.
     pub suppressed: u64,
 }
 
 impl IngestReport {
+    /// Counts one observation merged into a known IOC.
+    fn count(&mut self, c: Change) {
+        match c {
+            Change::Content => self.updated += 1,
+            Change::LastSeen | Change::None => self.unchanged += 1,
+        }
+    }
+
     /// Adds another report's counts to this one.
     pub fn add(&mut self, o: &IngestReport) {
         self.new += o.new;
@@ -340,7 +351,10 @@ impl Store {
         Ok(store)
     }
 
-    /// The newest block time of any type (0 for an empty store).
+    /// The last index time any stored record may have (0 for an empty
+    /// store): the newest block's time plus the microseconds its records
+    /// may span ([`BLOCK_RECORDS`]), so the next block starts after all of
+    /// them.
     fn newest_block_time(&self) -> Result<i64, StoreError> {
         let mut t = 0;
         for ty in IocType::ALL {
@@ -351,7 +365,7 @@ impl Store {
                 .transpose()?
             {
                 if let Some(loc) = parse_loc_key(&k) {
-                    t = t.max(loc.t());
+                    t = t.max(loc.t() + BLOCK_RECORDS as i64 - 1);
                 }
             }
         }
@@ -377,10 +391,15 @@ impl Store {
         self.db.size_on_disk().unwrap_or(0)
     }
 
-    fn next_block_time(last: &mut i64) -> i64 {
+    /// The time of a new block of `records` records: after every time
+    /// handed out before (`last`, even if the clock stepped back) and not
+    /// before now. Its records take `t, t+1, ...` (one microsecond each),
+    /// so `last` moves to the block's last record time.
+    fn next_block_time(last: &mut i64, records: usize) -> i64 {
         let now = micros(Utc::now());
-        *last = now.max(*last + 1);
-        *last
+        let t = now.max(*last + 1);
+        *last = t + records.max(1) as i64 - 1;
+        t
     }
 
     /// Reads every block header and patch into a fresh id index.
@@ -482,20 +501,20 @@ impl Store {
     /// one are in the same chunk.
     pub fn ingest(&self, batch: Vec<Observation>) -> Result<IngestReport, StoreError> {
         let mut report = IngestReport::default();
-        // Merge duplicates inside the batch first.
+        // Group the batch by IOC, keeping arrival order: each IOC's
+        // observations are folded one after the other by the merge rule
+        // (`ioc::merge`), exactly as if each had come in its own call.
         let mut order: Vec<Uuid> = Vec::with_capacity(batch.len());
-        let mut merged: HashMap<Uuid, Observation> = HashMap::with_capacity(batch.len());
+        let mut first: HashMap<Uuid, (Observation, Vec<Observation>)> =
+            HashMap::with_capacity(batch.len());
         for mut o in batch {
             o.sanitize();
             let id = o.id();
-            match merged.get_mut(&id) {
-                Some(prev) => {
-                    merge_observation(prev, o);
-                    report.unchanged += 1;
-                }
+            match first.get_mut(&id) {
+                Some((_, more)) => more.push(o),
                 None => {
                     order.push(id);
-                    merged.insert(id, o);
+                    first.insert(id, (o, Vec::new()));
                 }
             }
         }
@@ -505,14 +524,17 @@ impl Store {
         // chunk's new locations go in: lookups by id are not held up for
         // the whole call.
         drop(self.index_mut()?);
-        let t0 = Self::next_block_time(&mut last);
+        // The commit time of observations that state none. Records get
+        // their index times when their chunk commits.
+        let now = from_micros(micros(Utc::now()).max(*last + 1));
         let mut known: Vec<(Loc, usize)> = Vec::with_capacity(order.len());
         {
             let ix = self.index.read().unwrap_or_else(|p| p.into_inner());
             let tombstoned = self.tombstoned.read().unwrap_or_else(|p| p.into_inner());
             for (n, id) in order.iter().enumerate() {
                 if tombstoned.contains(id) {
-                    report.suppressed += 1;
+                    // Every observation of a deleted IOC is suppressed.
+                    report.suppressed += 1 + first.get(id).map_or(0, |g| g.1.len() as u64);
                 } else {
                     let loc = ix.as_ref().and_then(|ix| ix.get(id).copied());
                     known.push((loc.unwrap_or(Loc::NONE), n));
@@ -523,36 +545,47 @@ impl Store {
         let mut pending = Pending::default();
         for group in known.chunk_by(|a, b| a.0 == b.0) {
             let loc = group[0].0;
-            let block = match loc {
+            let mut block = match loc {
                 Loc::NONE => None,
                 _ => self.touch(loc)?,
             };
-            let mut block = block;
             for &(_, n) in group {
                 let id = &order[n];
-                let Some(o) = merged.get(id) else { continue };
+                let Some((o, more)) = first.remove(id) else {
+                    continue;
+                };
                 let old = match &block {
                     Some((t, bytes)) => Self::record_in(t, bytes, id)?,
                     None => None,
                 };
                 match (old, block.as_mut()) {
                     (Some(old), Some((t, _))) => {
-                        let (rec, changed) = merge_record(&old, o, t0);
-                        if changed {
-                            t.mark(*id, PatchOp::Gone);
-                            pending.add(rec, false);
-                            report.updated += 1;
-                        } else {
-                            if rec.last_seen != old.last_seen {
+                        let mut rec = old;
+                        let mut change = Change::None;
+                        for o in std::iter::once(&o).chain(&more) {
+                            let c = merge::merge(&mut rec, o, now);
+                            report.count(c);
+                            change = change.max(c);
+                        }
+                        match change {
+                            Change::Content => {
+                                t.mark(*id, PatchOp::Gone);
+                                pending.add(rec, false);
+                            }
+                            Change::LastSeen => {
                                 t.mark(*id, PatchOp::Seen(micros(rec.last_seen)));
                                 pending.len += 1;
                             }
-                            report.unchanged += 1;
+                            Change::None => {}
                         }
                     }
                     _ => {
-                        pending.add(new_record(*id, o, t0), true);
+                        let mut rec = merge::new_record(*id, &o, now);
                         report.new += 1;
+                        for o in &more {
+                            report.count(merge::merge(&mut rec, o, now));
+                        }
+                        pending.add(rec, true);
                         // New IOCs form one big group: cut it anywhere.
                         if pending.len >= CHUNK && block.is_none() {
                             self.commit_pending(&mut pending, &mut last)?;
@@ -589,11 +622,14 @@ impl Store {
             recs.sort_by_key(|r| r.0.id);
             let mut recs = recs.into_iter().peekable();
             while recs.peek().is_some() {
-                let t = Self::next_block_time(last);
+                let n = recs.len().min(BLOCK_RECORDS);
+                let t = Self::next_block_time(last, n);
                 let loc = Loc::new(ty, t);
                 let mut out: Vec<Indicator> = Vec::with_capacity(BLOCK_RECORDS);
-                for (mut rec, is_new) in recs.by_ref().take(BLOCK_RECORDS) {
-                    rec.modified = from_micros(t);
+                for (rank, (mut rec, is_new)) in recs.by_ref().take(BLOCK_RECORDS).enumerate() {
+                    // One microsecond per record, in id order (the
+                    // block's order): every record has its own index time.
+                    rec.modified = from_micros(t + rank as i64);
                     if is_new {
                         rec.added_at = rec.modified;
                     }
@@ -761,21 +797,32 @@ impl Store {
         Ok(m)
     }
 
-    /// Oldest and newest index time (`modified`) of stored indicators.
+    /// Oldest and newest index time (`modified`) of stored indicators: the
+    /// first block's time and the newest block's last record's time.
     pub fn time_range(&self) -> Result<Option<TimeRange>, StoreError> {
         let mut lo: Option<i64> = None;
         let mut hi: Option<i64> = None;
         for ty in IocType::ALL {
-            let mut it = self.iocs.scan_prefix([P_BLOCK, ty.code()]);
-            if let Some(loc) = it.next().transpose()?.and_then(|(k, _)| parse_loc_key(&k)) {
-                lo = Some(lo.map_or(loc.t(), |x| x.min(loc.t())));
-            }
-            if let Some(loc) = it
-                .next_back()
+            let prefix = [P_BLOCK, ty.code()];
+            if let Some(loc) = self
+                .iocs
+                .scan_prefix(prefix)
+                .next()
                 .transpose()?
                 .and_then(|(k, _)| parse_loc_key(&k))
             {
-                hi = Some(hi.map_or(loc.t(), |x| x.max(loc.t())));
+                lo = Some(lo.map_or(loc.t(), |x| x.min(loc.t())));
+            }
+            if let Some((k, v)) = self.iocs.scan_prefix(prefix).next_back().transpose()? {
+                let Some(loc) = parse_loc_key(&k) else {
+                    continue;
+                };
+                let view = BlockView::parse(&v).map_err(|e| codec_err(loc, e))?;
+                let newest = match view.len() {
+                    0 => loc.t(),
+                    n => micros(view.record(n - 1).map_err(|e| codec_err(loc, e))?.modified),
+                };
+                hi = Some(hi.map_or(newest, |x| x.max(newest)));
             }
         }
         Ok(match (lo, hi) {
@@ -790,150 +837,6 @@ fn read_u64(b: &[u8]) -> u64 {
     let n = b.len().min(8);
     a[..n].copy_from_slice(&b[..n]);
     u64::from_be_bytes(a)
-}
-
-fn push_unique<T: PartialEq>(v: &mut Vec<T>, x: T, cap: usize) -> bool {
-    if v.len() < cap && !v.contains(&x) {
-        v.push(x);
-        true
-    } else {
-        false
-    }
-}
-
-/// Folds a second observation of the same IOC (same batch) into the first.
-fn merge_observation(a: &mut Observation, b: Observation) {
-    a.seen = match (a.seen, b.seen) {
-        (Some(x), Some(y)) => Some(x.max(y)),
-        (x, y) => x.or(y),
-    };
-    a.confidence = match (a.confidence, b.confidence) {
-        (Some(x), Some(y)) => Some(x.max(y)),
-        (x, y) => x.or(y),
-    };
-    a.tlp = a.tlp.max(b.tlp);
-    for t in b.tags {
-        push_unique(&mut a.tags, t, MAX_TAGS);
-    }
-    for t in b.techniques {
-        push_unique(&mut a.techniques, t, MAX_TECHNIQUES);
-    }
-    if a.source.is_none() {
-        a.source = b.source;
-    }
-    if a.description.is_none() {
-        a.description = b.description;
-    }
-    a.to_ids |= b.to_ids;
-    a.reserved |= b.reserved;
-}
-
-fn new_record(id: Uuid, o: &Observation, t: i64) -> Indicator {
-    let now = from_micros(t);
-    let seen = o.seen.unwrap_or(now);
-    let mut tags = o.tags.clone();
-    tags.sort();
-    tags.dedup();
-    tags.truncate(MAX_TAGS);
-    let mut techniques = o.techniques.clone();
-    techniques.sort();
-    techniques.dedup();
-    techniques.truncate(MAX_TECHNIQUES);
-    Indicator {
-        id,
-        ioc_type: o.ioc_type,
-        value: o.value.clone(),
-        first_seen: seen,
-        last_seen: seen,
-        added_at: now,
-        modified: now,
-        confidence: o.confidence.unwrap_or(DEFAULT_CONFIDENCE).min(100),
-        tlp: o.tlp,
-        tags,
-        sources: o.source.iter().cloned().collect(),
-        techniques,
-        description: o.description.clone(),
-        to_ids: o.to_ids,
-        reserved: o.reserved,
-    }
-}
-
-/// Merges two stored versions of one indicator (a layout-1 record an older
-/// iocd wrote into a converted store, and the live one): the union of
-/// what each knows, by the same rules as an ingest.
-fn merge_indicators(a: &Indicator, b: &Indicator) -> Indicator {
-    let mut r = a.clone();
-    r.first_seen = a.first_seen.min(b.first_seen);
-    r.last_seen = a.last_seen.max(b.last_seen);
-    r.added_at = a.added_at.min(b.added_at);
-    r.confidence = a.confidence.max(b.confidence);
-    r.tlp = a.tlp.max(b.tlp);
-    for x in &b.tags {
-        push_unique(&mut r.tags, x.clone(), MAX_TAGS);
-    }
-    r.tags.sort();
-    for x in &b.techniques {
-        push_unique(&mut r.techniques, x.clone(), MAX_TECHNIQUES);
-    }
-    r.techniques.sort();
-    for s in &b.sources {
-        push_unique(&mut r.sources, s.clone(), MAX_SOURCES);
-    }
-    if r.description.is_none() {
-        r.description = b.description.clone();
-    }
-    r.to_ids |= b.to_ids;
-    r.reserved |= b.reserved;
-    r
-}
-
-/// Merges an observation into a stored record. Returns the new record and
-/// whether its content (anything but `last_seen`) changed.
-fn merge_record(old: &Indicator, o: &Observation, t: i64) -> (Indicator, bool) {
-    let mut r = old.clone();
-    let seen = o.seen.unwrap_or_else(|| from_micros(t));
-    r.last_seen = r.last_seen.max(seen);
-    r.first_seen = r.first_seen.min(seen);
-    if let Some(c) = o.confidence {
-        r.confidence = r.confidence.max(c.min(100));
-    }
-    if o.tlp.is_some() {
-        r.tlp = r.tlp.max(o.tlp);
-    }
-    let mut tags_changed = false;
-    for x in &o.tags {
-        tags_changed |= push_unique(&mut r.tags, x.clone(), MAX_TAGS);
-    }
-    if tags_changed {
-        r.tags.sort();
-    }
-    let mut tech_changed = false;
-    for x in &o.techniques {
-        tech_changed |= push_unique(&mut r.techniques, x.clone(), MAX_TECHNIQUES);
-    }
-    if tech_changed {
-        r.techniques.sort();
-    }
-    if let Some(s) = &o.source {
-        push_unique::<Source>(&mut r.sources, s.clone(), MAX_SOURCES);
-    }
-    if r.description.is_none() {
-        r.description = o.description.clone();
-    }
-    r.to_ids |= o.to_ids;
-    r.reserved |= o.reserved;
-    let changed = r.first_seen != old.first_seen
-        || r.confidence != old.confidence
-        || r.tlp != old.tlp
-        || r.tags != old.tags
-        || r.techniques != old.techniques
-        || r.sources != old.sources
-        || r.description != old.description
-        || r.to_ids != old.to_ids;
-    if changed {
-        r.modified = from_micros(t);
-    }
-    (r, changed)
 }
 
 #[cfg(test)]

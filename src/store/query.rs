@@ -4,8 +4,21 @@
 //! at each end, whatever its position: the cursor is the `(t, id)` of the
 //! last record returned, and the next page starts strictly after it (never
 //! an offset).
+//!
+//! ## Index times
+//! Every record has its own index time (`modified`, microseconds): a block
+//! at time `t` holds records at `t, t+1, ...` in id order (one microsecond
+//! each, at most [`BLOCK_RECORDS`]), and the next block of any type starts
+//! after its last one. Blocks written before iocd 0.2 (and converted
+//! layout-1 blocks) hold records that all share the block's time. Either
+//! way the order of `(block t, id)` is the order of `(modified, id)`, so
+//! scans merge types by block time without decoding, and only the blocks
+//! at a bound (`since`, `until`, the cursor), where a block's time and its
+//! records' times differ, decode records to compare their own times. TAXII
+//! `date_added` is that time, so `added_after` (exclusive) never hides a
+//! record that shares a timestamp with another (TAXII 2.1 §3.4).
 
-use super::block::{BlockView, Patch, PatchOp};
+use super::block::{BlockView, Patch, PatchOp, BLOCK_RECORDS};
 use super::codec::micros;
 use super::index::Loc;
 use super::{codec_err, loc_key, parse_loc_key, Store, StoreError, P_BLOCK};
@@ -16,7 +29,8 @@ use chrono::{DateTime, Utc};
 use std::ops::Bound;
 use uuid::Uuid;
 
-/// A position in the time index: (index time in micros, indicator id).
+/// A position in the time index: (the record's index time `modified` in
+/// micros, indicator id).
 /// Serialized as 32 characters of unpadded base64url.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Cursor {
@@ -112,6 +126,43 @@ struct Current {
     patch: Patch,
     len: usize,
     pos: usize,
+    /// The block lies at a bound: its records' own times are compared.
+    exact: bool,
+}
+
+/// The bounds of a scan on record index times (micros).
+#[derive(Debug, Clone, Copy)]
+struct Bounds {
+    /// Inclusive.
+    since: i64,
+    /// Exclusive position.
+    after: Option<Cursor>,
+    /// Exclusive.
+    until: Option<i64>,
+}
+
+/// How far a block's records' times may lie after the block's time.
+const SPAN: i64 = BLOCK_RECORDS as i64 - 1;
+
+impl Bounds {
+    /// Whether a record at `at` passes the lower bounds.
+    fn above_lower(&self, at: i64, id: Uuid) -> bool {
+        at >= self.since
+            && self
+                .after
+                .is_none_or(|c| (at.max(0) as u64, id) > (c.micros, c.id))
+    }
+
+    fn admits(&self, at: i64, id: Uuid) -> bool {
+        self.above_lower(at, id) && self.until.is_none_or(|u| at < u)
+    }
+
+    /// Whether a block at `t` may hold records on both sides of a bound.
+    fn straddles(&self, t: i64) -> bool {
+        t < self.since
+            || self.after.is_some_and(|c| t.max(0) as u64 <= c.micros)
+            || self.until.is_some_and(|u| t + SPAN >= u)
+    }
 }
 
 /// One type's blocks in time order, yielding `(t, record)` with patches
@@ -119,8 +170,14 @@ struct Current {
 struct TypeScan<'a> {
     store: &'a Store,
     blocks: sled::Iter,
-    after: Option<Cursor>,
+    bounds: Bounds,
     cur: Option<Current>,
+}
+
+/// A record's own index time, decoding it.
+fn record_time(view: &BlockView<'_>, loc: Loc, pos: usize) -> Result<i64, StoreError> {
+    let rec = view.record(pos).map_err(|e| codec_err(loc, e))?;
+    Ok(micros(rec.modified))
 }
 
 impl<'a> TypeScan<'a> {
@@ -130,21 +187,29 @@ impl<'a> TypeScan<'a> {
             Some(c) if (c.micros as i64) >= since => c.micros as i64,
             _ => since,
         };
-        let start = Bound::Included(loc_key(P_BLOCK, Loc::new(ty, from)).to_vec());
-        let end = match q.until {
-            Some(u) => Bound::Excluded(loc_key(P_BLOCK, Loc::new(ty, micros(u).max(0))).to_vec()),
+        // A block up to SPAN before the lower bound may hold records at or
+        // after it.
+        let first_block = (from - SPAN).max(0);
+        let start = Bound::Included(loc_key(P_BLOCK, Loc::new(ty, first_block)).to_vec());
+        let until = q.until.map(|u| micros(u).max(0));
+        let end = match until {
+            Some(u) => Bound::Excluded(loc_key(P_BLOCK, Loc::new(ty, u)).to_vec()),
             None => Bound::Excluded(vec![P_BLOCK, ty.code() + 1]),
         };
         TypeScan {
             store,
             blocks: store.iocs.range::<Vec<u8>, _>((start, end)),
-            after: q.after,
+            bounds: Bounds {
+                since,
+                after: q.after,
+                until,
+            },
             cur: None,
         }
     }
 
     /// Moves to the next live record and returns its `(t, id)` without
-    /// decoding it; `None` at the end.
+    /// decoding it (except in a block at a bound); `None` at the end.
     fn head(&mut self) -> Result<Option<(u64, Uuid)>, StoreError> {
         loop {
             if let Some(c) = &mut self.cur {
@@ -152,8 +217,11 @@ impl<'a> TypeScan<'a> {
                 let t = c.loc.t() as u64;
                 while c.pos < c.len {
                     let id = view.id(c.pos);
-                    let skipped = c.patch.ops.get(&id) == Some(&PatchOp::Gone)
-                        || self.after.is_some_and(|a| a.micros == t && id <= a.id);
+                    let mut skipped = c.patch.ops.get(&id) == Some(&PatchOp::Gone);
+                    if !skipped && c.exact {
+                        let at = record_time(&view, c.loc, c.pos)?;
+                        skipped = !self.bounds.admits(at, id);
+                    }
                     if !skipped {
                         return Ok(Some((t, id)));
                     }
@@ -167,15 +235,24 @@ impl<'a> TypeScan<'a> {
             let Some(loc) = parse_loc_key(&k) else {
                 continue;
             };
-            let len = BlockView::parse(&bytes)
-                .map_err(|e| codec_err(loc, e))?
-                .len();
+            let view = BlockView::parse(&bytes).map_err(|e| codec_err(loc, e))?;
+            let len = view.len();
+            let exact = self.bounds.straddles(loc.t());
+            // A block wholly before the lower bound (its last record, the
+            // latest, is) is passed over with one decode.
+            if exact && len > 0 {
+                let at = record_time(&view, loc, len - 1)?;
+                if !self.bounds.above_lower(at, view.id(len - 1)) {
+                    continue;
+                }
+            }
             self.cur = Some(Current {
                 loc,
                 patch: self.store.patch_at(loc)?,
                 bytes,
                 len,
                 pos: 0,
+                exact,
             });
         }
     }
@@ -290,15 +367,12 @@ impl Store {
         let mut more = false;
         let mut last = None;
         for x in self.scan_at(q) {
-            let (t, i) = x?;
+            let (_, i) = x?;
             if items.len() == limit {
                 more = true;
                 break;
             }
-            last = Some(Cursor {
-                micros: t,
-                id: i.id,
-            });
+            last = Some(Cursor::after(&i));
             items.push(i);
         }
         Ok(Page {

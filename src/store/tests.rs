@@ -286,3 +286,263 @@ fn a_lookup_by_id_never_misses_a_record_being_moved() {
     assert_eq!(s.get(&id).unwrap().unwrap().tags.len(), 60);
     assert!(s.verify(false).unwrap().is_consistent());
 }
+
+fn seen(v: &str, year: i32, src: &str) -> Observation {
+    let mut o = obs(v);
+    o.seen = Some(chrono::TimeZone::with_ymd_and_hms(&Utc, year, 1, 1, 0, 0, 0).unwrap());
+    o.source = Some(Source {
+        name: src.into(),
+        reference: Some(format!("{src}.csv")),
+    });
+    o.tags = vec![format!("from-{src}")];
+    o
+}
+
+#[test]
+fn duplicates_inside_one_batch_merge_like_duplicates_across_batches() {
+    let (_d, s) = open();
+    // Later date first, as in a CSV sorted newest first.
+    let r = s
+        .ingest(vec![
+            seen("dup.example.com", 2017, "b"),
+            seen("dup.example.com", 2016, "a"),
+        ])
+        .unwrap();
+    // Counted as if in two calls: the 2016 row adds first_seen, a source
+    // and a tag.
+    assert_eq!((r.new, r.updated, r.unchanged), (1, 1, 0));
+    let id = crate::ioc::indicator_id(IocType::Domain, "dup.example.com");
+    let rec = s.get(&id).unwrap().unwrap();
+    assert_eq!(rec.first_seen.format("%Y").to_string(), "2016");
+    assert_eq!(rec.last_seen.format("%Y").to_string(), "2017");
+    let names: Vec<_> = rec.sources.iter().map(|x| x.name.as_str()).collect();
+    assert_eq!(names, ["b", "a"]);
+    assert_eq!(rec.tags, ["from-a", "from-b"]);
+    // The same two observations in two calls give the same record.
+    let (_d2, s2) = open();
+    s2.ingest(vec![seen("dup.example.com", 2017, "b")]).unwrap();
+    let r = s2.ingest(vec![seen("dup.example.com", 2016, "a")]).unwrap();
+    assert_eq!((r.new, r.updated), (0, 1));
+    let rec2 = s2.get(&id).unwrap().unwrap();
+    assert_eq!(
+        (rec2.first_seen, rec2.last_seen, &rec2.sources, &rec2.tags),
+        (rec.first_seen, rec.last_seen, &rec.sources, &rec.tags)
+    );
+}
+
+/// Everything of a record but the times the store assigns.
+fn content(i: &Indicator) -> String {
+    let mut i = i.clone();
+    i.added_at = Default::default();
+    i.modified = Default::default();
+    format!("{i:?}")
+}
+
+fn all_records(s: &Store) -> Vec<String> {
+    let mut v: Vec<String> = s
+        .scan(&Query::default())
+        .map(|r| content(&r.unwrap()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn any_split_into_batches_gives_the_same_records() {
+    use rand::{Rng, SeedableRng};
+    let values = [
+        "a.example",
+        "b.example",
+        "10.0.0.1",
+        "x@y.example",
+        "CVE-2020-0001",
+    ];
+    for seed in 0..12u64 {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let n = rng.gen_range(5..40);
+        let batch: Vec<Observation> = (0..n)
+            .map(|_| {
+                let mut o = seen(
+                    values[rng.gen_range(0..values.len())],
+                    rng.gen_range(2010..2026),
+                    ["s1", "s2", "s3"][rng.gen_range(0..3)],
+                );
+                o.confidence = rng.gen_bool(0.5).then(|| rng.gen_range(0..=100));
+                o.tlp = [
+                    None,
+                    Some(crate::ioc::Tlp::Green),
+                    Some(crate::ioc::Tlp::Amber),
+                ][rng.gen_range(0..3)];
+                o.to_ids = rng.gen_bool(0.7);
+                if rng.gen_bool(0.3) {
+                    o.description = Some(format!("d{}", rng.gen_range(0..3)));
+                }
+                if rng.gen_bool(0.3) {
+                    o.techniques = vec![format!("T10{}", rng.gen_range(10..13))];
+                }
+                o
+            })
+            .collect();
+        let (_d, whole) = open();
+        let r = whole.ingest(batch.clone()).unwrap();
+        assert_eq!(r.new + r.updated + r.unchanged + r.suppressed, n as u64);
+        let expect = all_records(&whole);
+        // One observation per call, and random cuts.
+        let (_d1, single) = open();
+        let mut counts = IngestReport::default();
+        for o in &batch {
+            counts.add(&single.ingest(vec![o.clone()]).unwrap());
+        }
+        assert_eq!(all_records(&single), expect, "seed {seed}: one per call");
+        assert_eq!(counts, r, "seed {seed}: counts do not depend on the split");
+        let (_d2, cut) = open();
+        let mut rest = batch.as_slice();
+        let mut counts = IngestReport::default();
+        while !rest.is_empty() {
+            let k = rng.gen_range(1..=rest.len());
+            counts.add(&cut.ingest(rest[..k].to_vec()).unwrap());
+            rest = &rest[k..];
+        }
+        assert_eq!(all_records(&cut), expect, "seed {seed}: random cuts");
+        assert_eq!(counts, r, "seed {seed}: counts, random cuts");
+    }
+}
+
+#[test]
+fn every_record_has_its_own_index_time_in_commit_order() {
+    let (_d, s) = open();
+    let mut batch: Vec<Observation> = (0..100).map(|n| obs(&format!("h{n}.example"))).collect();
+    batch.extend((0..70).map(|n| obs(&format!("10.1.0.{n}"))));
+    s.ingest(batch).unwrap();
+    s.ingest((0..40).map(|n| obs(&format!("late{n}.example"))).collect())
+        .unwrap();
+    let all: Vec<Indicator> = s.scan(&Query::default()).map(|r| r.unwrap()).collect();
+    assert_eq!(all.len(), 210);
+    for w in all.windows(2) {
+        assert!(
+            w[0].modified < w[1].modified,
+            "{:?} !< {:?}",
+            w[0].modified,
+            w[1].modified
+        );
+    }
+    // Polling by an exclusive lower time bound (TAXII added_after) at
+    // limit 1 meets every record once.
+    let mut got = Vec::new();
+    let mut since = None;
+    loop {
+        let p = s
+            .page(&Query {
+                since,
+                limit: 1,
+                ..Default::default()
+            })
+            .unwrap();
+        let Some(i) = p.items.first() else { break };
+        got.push(i.id);
+        since = Some(i.modified + chrono::Duration::microseconds(1));
+    }
+    assert_eq!(got, all.iter().map(|i| i.id).collect::<Vec<_>>());
+    // `until` is exclusive on the record's own time, inside a block too.
+    let cut = all[5].modified;
+    let p = s
+        .page(&Query {
+            until: Some(cut),
+            limit: 1000,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(p.items.len(), 5);
+    // Cursor paging at odd limits meets every record once.
+    for limit in [1, 7, 33] {
+        let mut ids = Vec::new();
+        let mut after = None;
+        loop {
+            let p = s
+                .page(&Query {
+                    after,
+                    limit,
+                    ..Default::default()
+                })
+                .unwrap();
+            ids.extend(p.items.iter().map(|i| i.id));
+            match p.next {
+                Some(c) => after = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(
+            ids,
+            all.iter().map(|i| i.id).collect::<Vec<_>>(),
+            "limit {limit}"
+        );
+    }
+}
+
+#[test]
+fn blocks_of_shared_time_from_older_versions_still_page_exactly() {
+    // Blocks written before per-record times: every record has the
+    // block's time. Cursors and bounds still meet each record once.
+    let (_d, s) = open();
+    let t0 = micros(Utc::now()) - 1_000_000;
+    let mut batch = sled::Batch::default();
+    let mut expect = Vec::new();
+    for b in 0..3i64 {
+        let loc = Loc::new(IocType::Domain, t0 + b);
+        let mut recs: Vec<Indicator> = (0..5)
+            .map(|n| {
+                let o = obs(&format!("old{b}-{n}.example"));
+                let mut r = merge::new_record(o.id(), &o, from_micros(t0 + b));
+                r.modified = from_micros(t0 + b);
+                r
+            })
+            .collect();
+        recs.sort_by_key(|r| r.id);
+        expect.extend(recs.iter().map(|r| r.id));
+        batch.insert(
+            &loc_key(P_HEADER, loc)[..],
+            block::encode_ids(recs.iter().map(|r| r.id)),
+        );
+        batch.insert(&loc_key(P_BLOCK, loc)[..], block::encode_block(&mut recs));
+    }
+    s.iocs.apply_batch(batch).unwrap();
+    s.ingest(vec![obs("new.example")]).unwrap();
+    let new_id = crate::ioc::indicator_id(IocType::Domain, "new.example");
+    expect.push(new_id);
+    for limit in [1, 2, 7] {
+        let mut ids = Vec::new();
+        let mut after = None;
+        loop {
+            let p = s
+                .page(&Query {
+                    after,
+                    limit,
+                    ..Default::default()
+                })
+                .unwrap();
+            ids.extend(p.items.iter().map(|i| i.id));
+            match p.next {
+                Some(c) => after = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(ids, expect, "limit {limit}");
+    }
+    // The new block starts after every old record.
+    let newest = s.get(&new_id).unwrap().unwrap();
+    assert!(micros(newest.modified) > t0 + 2);
+}
+
+#[test]
+fn time_range_is_known_after_the_first_ingest() {
+    let (_d, s) = open();
+    assert!(s.time_range().unwrap().is_none());
+    s.ingest(vec![obs("one.example")]).unwrap();
+    let (a, b) = s.time_range().unwrap().expect("a range after one IOC");
+    assert!(a <= b);
+    s.ingest((0..40).map(|n| obs(&format!("m{n}.example"))).collect())
+        .unwrap();
+    let (a2, b2) = s.time_range().unwrap().unwrap();
+    assert_eq!(a2, a);
+    assert!(b2 > b);
+}
