@@ -353,3 +353,65 @@ fn named_hash_lists_have_exact_line_counts() {
         assert_eq!(store.total().unwrap(), distinct.len() as u64, "{rel}");
     }
 }
+
+/// Issue #12: importing the whole tree in one `iocd import` (many files,
+/// several batches, duplicates inside files and across them) gives each IOC
+/// the earliest date any input file gives for it. Each file is read alone
+/// with the importer's parser (what that file says); the whole tree is
+/// imported into one store; the two must agree for every stored IOC.
+#[test]
+fn first_seen_is_the_earliest_date_any_input_file_gives() {
+    let Some(dir) = eset() else { return };
+    let started = chrono::Utc::now();
+    let d = tempfile::tempdir().unwrap();
+    let store = Store::open(d.path()).unwrap();
+    import_cmd::import(&store, &args(vec![dir.clone()])).unwrap();
+
+    let mut files = Vec::new();
+    files_with(&dir, &[""], &mut files);
+    // Per IOC id: the earliest date given, or None when no file dates it.
+    let mut earliest: std::collections::HashMap<uuid::Uuid, Option<chrono::DateTime<chrono::Utc>>> =
+        std::collections::HashMap::new();
+    for f in files {
+        if import_cmd::skip_reason(&f).is_some() {
+            continue;
+        }
+        let bytes = std::fs::read(&f).unwrap();
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        let Ok(p) = parse_bytes(&bytes, &name, Format::Auto, &ImportDefaults::default()) else {
+            continue;
+        };
+        for o in p.observations {
+            let e = earliest.entry(o.id()).or_insert(o.seen);
+            *e = match (*e, o.seen) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+    }
+    let (mut dated, mut undated) = (0, 0);
+    for rec in store.scan(&iocd::store::Query::default()) {
+        let rec = rec.unwrap();
+        match earliest.get(&rec.id) {
+            Some(Some(t)) => {
+                assert_eq!(
+                    rec.first_seen,
+                    *t,
+                    "{} {}",
+                    rec.ioc_type.as_str(),
+                    rec.value
+                );
+                dated += 1;
+            }
+            Some(None) => {
+                // No file dates it: first seen when imported.
+                assert!(rec.first_seen >= started, "{}", rec.value);
+                undated += 1;
+            }
+            None => panic!("{} stored but in no file", rec.value),
+        }
+    }
+    assert_eq!(dated + undated, earliest.len(), "every IOC read is stored");
+    println!("first_seen checked: {dated} dated IOCs, {undated} without a date");
+    assert!(dated > 1000, "{dated}");
+}

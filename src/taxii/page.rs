@@ -14,8 +14,10 @@
 //! Every readable collection holds six objects that are not IOCs: the
 //! producer identity (every object's `created_by_ref`) and the five TLP 2.0
 //! marking definitions (every object's `object_marking_refs`). They are
-//! ordinary members of the collection with a fixed date added,
-//! `2025-01-01T00:00:00Z` (the identity's `created`), so they sort before
+//! ordinary members of the collection with fixed dates added: the
+//! identity's `created`, `2025-01-01T00:00:00Z`, and the five markings one
+//! microsecond apart after it (each object has its own date added, so a
+//! poller at `limit=1` meets all six), so they sort before
 //! every IOC: a client paging from the start gets them on its first page
 //! (they count against `limit`), and a poller resuming with `added_after`
 //! does not get them again. `match[type]=identity` or
@@ -126,7 +128,7 @@ impl Entry {
                 id: p.uuid,
             },
             Entry::Marking(t) => Cursor {
-                micros: const_micros(IDENTITY_TIME),
+                micros: const_micros(IDENTITY_TIME) + 1 + *t as u64,
                 id: marking_uuid(*t),
             },
         }
@@ -520,9 +522,12 @@ mod tests {
         let p = Producer::new("iocd");
         let v = fixed_entries(&p);
         assert_eq!(v.len(), 6);
-        assert!(v
-            .iter()
-            .all(|e| e.date_added(&p) == const_micros(IDENTITY_TIME)));
+        // Each has its own date added (one microsecond apart), so a
+        // client polling by added_after at limit=1 meets all six.
+        let added: Vec<u64> = v.iter().map(|e| e.date_added(&p)).collect();
+        let t0 = const_micros(IDENTITY_TIME);
+        assert_eq!(added, (t0..t0 + 6).collect::<Vec<_>>());
+        assert!(matches!(v[0], Entry::Identity));
         assert_eq!(
             added_text(const_micros(IDENTITY_TIME)),
             "2025-01-01T00:00:00.000000Z"

@@ -148,10 +148,33 @@ def test_added_after(everything):
     manifest = page_all(everything.get_manifest, 1000)
     last = max(m["date_added"] for m in manifest)
     assert everything.get_objects(added_after=last).get("objects", []) == []
-    # After the identity and markings (date added 2025-01-01): the IOCs only.
-    iocs = page_all(everything.get_objects, 1000, added_after="2025-01-01T00:00:00.000000Z")
+    # After the identity and the five markings (dates added 2025-01-01, one
+    # microsecond apart): the IOCs only.
+    iocs = page_all(everything.get_objects, 1000, added_after="2025-01-01T00:00:00.000005Z")
     assert len(iocs) == N
     assert {o["type"] for o in iocs} <= set(SDO_TYPES)
+
+
+def test_polling_by_added_after_meets_every_object_once(everything):
+    """Sentinel/OpenCTI-style polling: each request asks for what was added
+    after the last date added the previous page showed (TAXII 2.1 §3.4,
+    exclusive). Objects committed together must not hide each other."""
+    for limit in (7, 1000):
+        got, after = [], None
+        while True:
+            filters = {"limit": limit}
+            if after:
+                filters["added_after"] = after
+            records = everything.get_manifest(**filters).get("objects", [])
+            if not records:
+                break
+            assert len(records) <= limit
+            dates = [r["date_added"] for r in records]
+            assert dates == sorted(dates) and len(set(dates)) == len(dates)
+            assert after is None or dates[0] > after
+            got.extend(r["id"] for r in records)
+            after = dates[-1]
+        assert len(got) == len(set(got)) == N + 6, limit
 
 
 def test_match_filters(everything):
@@ -160,7 +183,7 @@ def test_match_filters(everything):
     both = page_all(everything.get_objects, 1000, type=["vulnerability", "identity"])
     assert len(both) == len(vulns) + 1
     assert everything.get_objects(type="marking-definition")["objects"][0]["type"] == "marking-definition"
-    some = everything.get_objects(limit=20, added_after="2025-01-01T00:00:00Z")["objects"]
+    some = everything.get_objects(limit=20, added_after="2025-01-01T00:00:00.000005Z")["objects"]
     picked = [some[3]["id"], some[17]["id"]]
     assert [o["id"] for o in everything.get_objects(id=picked)["objects"]] == picked
     for version in ["first", "last", "all"]:
