@@ -46,6 +46,7 @@ pub mod index;
 pub mod keys;
 mod migrate;
 mod query;
+pub(crate) mod retime;
 pub mod verify;
 
 pub use query::{Cursor, Page, Query};
@@ -77,6 +78,8 @@ const P_HEADER: u8 = b'H';
 const P_PATCH: u8 = b'P';
 const P_COUNT: u8 = b'C';
 const P_TOMBSTONE: u8 = b'X';
+/// Store-wide markers (`M:retimed`, see `retime.rs`).
+const P_META: u8 = b'M';
 /// Layout 1 keys, converted at open.
 const P_LEGACY_RECORD: u8 = b'T';
 const P_LEGACY_POINTER: u8 = b'I';
@@ -346,6 +349,7 @@ impl Store {
             index: RwLock::new(None),
         };
         store.migrate_layout1()?;
+        store.retime_shared_blocks()?;
         let newest = store.newest_block_time()?;
         *store.writer.lock().unwrap_or_else(|p| p.into_inner()) = newest;
         Ok(store)

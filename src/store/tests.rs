@@ -546,3 +546,90 @@ fn time_range_is_known_after_the_first_ingest() {
     assert_eq!(a2, a);
     assert!(b2 > b);
 }
+
+#[test]
+fn shared_time_blocks_from_older_versions_get_their_own_times_at_open() {
+    let d = tempfile::tempdir().unwrap();
+    let t0 = micros(Utc::now()) - 10_000_000;
+    let mut expect = Vec::new();
+    let old_cursor;
+    {
+        let s = Store::open(d.path()).unwrap();
+        // As iocd 0.1 wrote them: blocks 1 us apart, every record at its
+        // block's time, one of them larger than a block is today.
+        let mut batch = sled::Batch::default();
+        for (b, n) in [(0i64, 5usize), (1, 40), (2, 3)] {
+            let ty = if b == 1 {
+                IocType::Ipv4
+            } else {
+                IocType::Domain
+            };
+            let loc = Loc::new(ty, t0 + b);
+            let mut recs: Vec<Indicator> = (0..n)
+                .map(|k| {
+                    let o = match ty {
+                        IocType::Ipv4 => obs(&format!("45.9.{b}.{k}")),
+                        _ => obs(&format!("old{b}-{k}.example")),
+                    };
+                    let mut r = merge::new_record(o.id(), &o, from_micros(t0 + b));
+                    r.modified = from_micros(t0 + b);
+                    r
+                })
+                .collect();
+            recs.sort_by_key(|r| r.id);
+            expect.extend(recs.iter().map(|r| r.id));
+            batch.insert(
+                &loc_key(P_HEADER, loc)[..],
+                block::encode_ids(recs.iter().map(|r| r.id)),
+            );
+            batch.insert(&loc_key(P_BLOCK, loc)[..], block::encode_block(&mut recs));
+        }
+        batch.insert(&count_key(IocType::Domain)[..], &8u64.to_be_bytes()[..]);
+        batch.insert(&count_key(IocType::Ipv4)[..], &40u64.to_be_bytes()[..]);
+        batch.remove(retime::RETIMED_KEY);
+        s.iocs.apply_batch(batch).unwrap();
+        // A cursor a client holds from before: after the 3rd record.
+        let p = s
+            .page(&Query {
+                limit: 3,
+                ..Default::default()
+            })
+            .unwrap();
+        old_cursor = p.next.unwrap();
+        s.flush().unwrap();
+    }
+    let s = Store::open(d.path()).unwrap();
+    let all: Vec<Indicator> = s.scan(&Query::default()).map(|r| r.unwrap()).collect();
+    assert_eq!(all.iter().map(|i| i.id).collect::<Vec<_>>(), expect);
+    for w in all.windows(2) {
+        assert!(w[0].modified < w[1].modified);
+    }
+    assert!(micros(all[0].modified) >= t0);
+    let rep = s.verify(false).unwrap();
+    assert!(rep.is_consistent(), "{rep:?}");
+    assert_eq!(rep.records, 48);
+    // The old cursor resumes without losing anything (it may repeat).
+    let mut ids = Vec::new();
+    let mut after = Some(old_cursor);
+    loop {
+        let p = s
+            .page(&Query {
+                after,
+                limit: 5,
+                ..Default::default()
+            })
+            .unwrap();
+        ids.extend(p.items.iter().map(|i| i.id));
+        match p.next {
+            Some(c) => after = Some(c),
+            None => break,
+        }
+    }
+    assert!(expect[3..].iter().all(|id| ids.contains(id)));
+    // Once converted, the next open changes nothing.
+    drop(s);
+    let s = Store::open(d.path()).unwrap();
+    assert_eq!(s.retime_shared_blocks().unwrap(), 0);
+    let again: Vec<Indicator> = s.scan(&Query::default()).map(|r| r.unwrap()).collect();
+    assert_eq!(again, all);
+}

@@ -23,7 +23,7 @@ use super::index::{IdIndex, Loc};
 use super::keys::ApiKeyRecord;
 use super::{
     count_key, loc_key, parse_loc_key, read_u64, Store, StoreError, Tombstone, P_BLOCK, P_COUNT,
-    P_HEADER, P_PATCH, P_TOMBSTONE,
+    P_HEADER, P_META, P_PATCH, P_TOMBSTONE,
 };
 use crate::ioc::IocType;
 use serde::Serialize;
@@ -268,7 +268,8 @@ impl Store {
         for kv in self.iocs.iter() {
             let (k, v) = kv?;
             match k.first() {
-                Some(&P_BLOCK) | Some(&P_HEADER) | Some(&P_PATCH) | Some(&P_COUNT) => {}
+                Some(&P_BLOCK) | Some(&P_HEADER) | Some(&P_PATCH) | Some(&P_COUNT)
+                | Some(&P_META) => {}
                 Some(&P_TOMBSTONE) => {
                     rep.tombstones += 1;
                     if super::codec::decode::<Tombstone>(&v).is_err() || k.len() != 17 {
