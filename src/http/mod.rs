@@ -53,7 +53,7 @@ impl AppState {
     /// State over an open store.
     pub fn new(store: Arc<Store>, config: Config) -> AppState {
         AppState {
-            auth: Authenticator::new(store.clone()),
+            auth: Authenticator::new(store.clone(), &config.auth),
             store,
             limiter: Limiter::default(),
             started: Instant::now(),
@@ -132,16 +132,17 @@ pub(crate) async fn gate_any(
     ip: IpAddr,
 ) -> Result<(Principal, Decision), (ApiError, Option<Decision>)> {
     let per_ip = state.config().auth.failed_attempts_per_minute;
-    let now = Instant::now();
     let key = auth::extract_key(req, params.get("api_key")).map_err(|e| (e, None))?;
     let Some(key) = key else {
         return Err((ApiError::missing_key(), None));
     };
     // A key already verified (cached) passes even from an address whose
     // failure budget is spent: the budget protects argon2 work, and a
-    // cache hit costs none; only unverified keys wait.
-    let known = state.auth.is_cached(&key);
-    if !known && !state.limiter.auth_allowed(ip, now) {
+    // cache hit costs none. Any other key reserves one failed attempt
+    // before it is checked (issue #11, item 1): concurrent attempts cannot
+    // start more verifications than the budget; a valid key gets it back.
+    let reserved = !state.auth.is_cached(&key);
+    if reserved && !state.limiter.reserve_auth(ip, per_ip, Instant::now()) {
         let retry = state.limiter.auth_retry_after(ip);
         let e = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -152,19 +153,33 @@ pub(crate) async fn gate_any(
         .with_header("retry-after", retry.to_string());
         return Err((e, None));
     }
-    let rec = match state.auth.verify(&key).await.map_err(|e| (e, None))? {
-        Ok(rec) => rec,
-        Err(refusal) => {
-            state.limiter.record_failure(ip, per_ip, now);
+    let verdict = state.auth.verify(&key).await;
+    if reserved && !matches!(verdict, Ok(auth::Verdict::Refused(_))) {
+        state.limiter.refund_auth(ip);
+    }
+    let rec = match verdict.map_err(|e| (e, None))? {
+        auth::Verdict::Valid(rec) => rec,
+        auth::Verdict::Refused(refusal) => {
             return Err((ApiError::invalid_key(refusal.as_str()), None));
+        }
+        auth::Verdict::Busy => {
+            let e = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_busy",
+                "Too many API keys are being verified right now. Please retry shortly; keys already in use are not affected.",
+            )
+            .with_details(json!({"reason": "verification_busy"}))
+            .with_header("retry-after", "1".to_string());
+            return Err((e, None));
         }
     };
     let p = auth::principal(&rec, &state.config().tiers);
+    // A fresh `now`: the verification above may have waited.
     let d = state.limiter.check(
         &p.key_id,
         p.limits.requests_per_minute,
         p.limits.requests_per_day,
-        now,
+        Instant::now(),
     );
     if !d.allowed {
         let reset_at = chrono::DateTime::from_timestamp(d.reset as i64, 0)
