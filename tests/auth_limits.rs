@@ -176,7 +176,8 @@ fn failed_auth_budget_holds_under_a_concurrent_flood() {
         (1..=budget).contains(&n401),
         "{n401} verifications for a budget of {budget}"
     );
-    assert!(n429 >= 256 - budget - n503, "{n429} x 429");
+    // Busy answers are charged too: past the budget every answer is 429.
+    assert!(n429 >= 256 - budget, "{n429} x 429");
     for a in answers.iter().filter(|a| a.status != 401) {
         let secs: u64 = a.retry_after.as_deref().unwrap_or("").parse().unwrap_or(0);
         assert!((1..=60).contains(&secs), "{a:?}");
@@ -233,7 +234,7 @@ fn argon2_verifications_are_capped_server_wide() {
         );
     }
     assert!(rss_mib < 200, "peak RSS {rss_mib} MiB");
-    // Refused attempts were charged, busy ones refunded: a valid key of
+    // Every attempt was charged, but the budget is large: a valid key of
     // the same address still gets in.
     assert_eq!(s.get("/api/v1/iocs?limit=1", &s.keys.pro).status(), 200);
 }

@@ -154,7 +154,10 @@ pub(crate) async fn gate_any(
         return Err((e, None));
     }
     let verdict = state.auth.verify(&key).await;
-    if reserved && !matches!(verdict, Ok(auth::Verdict::Refused(_))) {
+    // Only a valid key (or our own store failure) gets its token back; a
+    // refused key and a busy answer stay charged, so one address cannot
+    // keep the verification line full past its budget.
+    if reserved && matches!(verdict, Ok(auth::Verdict::Valid(_)) | Err(_)) {
         state.limiter.refund_auth(ip);
     }
     let rec = match verdict.map_err(|e| (e, None))? {
