@@ -122,6 +122,13 @@ pub struct AuthConfig {
     /// Charged before any verification and given back when the key turns
     /// out valid, so concurrent attempts cannot overdraw it.
     pub failed_attempts_per_minute: u32,
+    /// Milliseconds an address past its failed-auth budget waits for each
+    /// further 429 (it was told `Retry-After` and keeps sending): a client
+    /// that ignores it cannot turn cheap 429s into a CPU flood that slows
+    /// everyone else. At most [`crate::http::ratelimit::MAX_HELD`] requests
+    /// wait at once; past that they are answered at once. 0 = no pause.
+    /// Default 1000, at most 10000.
+    pub over_budget_delay_ms: u64,
     /// argon2 verifications (first use of a key, wrong secrets, unknown
     /// ids) running at once, server-wide; each takes ~19 MiB and one core
     /// for ~20-50 ms. 0 = the number of CPU cores. Default 0. Read at start.
@@ -251,6 +258,7 @@ impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
             failed_attempts_per_minute: 30,
+            over_budget_delay_ms: 1000,
             max_concurrent_verifications: 0,
             max_queued_verifications: 16,
         }
@@ -478,6 +486,13 @@ impl Config {
                 "failed_attempts_per_minute must be at least 1".into(),
             );
         }
+        if self.auth.over_budget_delay_ms > 10_000 {
+            err(
+                "auth",
+                "over_budget_delay_ms",
+                "over_budget_delay_ms must be at most 10000 (0: answer at once)".into(),
+            );
+        }
         if self.auth.max_concurrent_verifications > 1024 {
             err(
                 "auth",
@@ -609,6 +624,9 @@ extra_names = []
 # Failed authentication attempts per client IP per minute before that IP gets 429
 # (charged before the key is checked, given back when it is valid).
 failed_attempts_per_minute = 30
+# Past that budget, each further 429 to that address is sent after this many milliseconds
+# (it ignored Retry-After), so a flood of rejected requests cannot slow other clients. 0: at once.
+over_budget_delay_ms = 1000
 # argon2 key verifications (a key's first use, wrong secrets, unknown key ids) running at
 # once, server-wide; each takes ~19 MiB and a core for ~20-50 ms. 0: the number of CPU cores.
 max_concurrent_verifications = 0

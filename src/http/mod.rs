@@ -131,7 +131,13 @@ pub(crate) async fn gate_any(
     scopes: &[&str],
     ip: IpAddr,
 ) -> Result<(Principal, Decision), (ApiError, Option<Decision>)> {
-    let per_ip = state.config().auth.failed_attempts_per_minute;
+    let (per_ip, pause_ms) = {
+        let c = state.config();
+        (
+            c.auth.failed_attempts_per_minute,
+            c.auth.over_budget_delay_ms,
+        )
+    };
     let key = auth::extract_key(req, params.get("api_key")).map_err(|e| (e, None))?;
     let Some(key) = key else {
         return Err((ApiError::missing_key(), None));
@@ -143,6 +149,14 @@ pub(crate) async fn gate_any(
     // start more verifications than the budget; a valid key gets it back.
     let reserved = !state.auth.is_cached(&key);
     if reserved && !state.limiter.reserve_auth(ip, per_ip, Instant::now()) {
+        // This address was already told to wait and keeps sending: pause
+        // before answering (bounded in count), so its rejected requests
+        // cannot eat the CPU other clients need.
+        if pause_ms > 0 {
+            if let Some(_held) = state.limiter.hold_over_budget() {
+                tokio::time::sleep(std::time::Duration::from_millis(pause_ms)).await;
+            }
+        }
         let retry = state.limiter.auth_retry_after(ip);
         let e = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,

@@ -5,7 +5,13 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+
+/// Most over-budget requests held back at once
+/// ([`Limiter::hold_over_budget`]); past that they are answered at once, so
+/// holding never grows without bound.
+pub const MAX_HELD: usize = 4096;
 use std::time::{Duration, Instant};
 
 /// A token bucket. `capacity` tokens, refilled at `capacity / period`.
@@ -105,6 +111,17 @@ pub struct Decision {
 pub struct Limiter {
     keys: Mutex<HashMap<String, (Bucket, Bucket)>>,
     failures: Mutex<HashMap<IpAddr, Bucket>>,
+    /// Over-budget requests being held back now.
+    held: AtomicUsize,
+}
+
+/// A place among the held-back requests; frees it on drop.
+pub struct Held<'a>(&'a AtomicUsize);
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 fn unix_now() -> u64 {
@@ -187,6 +204,16 @@ impl Limiter {
             *b = Bucket::new(per_minute, Duration::from_secs(60), now);
         }
         b.try_take(now)
+    }
+
+    /// A place to hold back one over-budget request before its 429, or
+    /// `None` when [`MAX_HELD`] are held already (answer at once).
+    pub fn hold_over_budget(&self) -> Option<Held<'_>> {
+        if self.held.fetch_add(1, Ordering::SeqCst) >= MAX_HELD {
+            self.held.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Some(Held(&self.held))
     }
 
     /// Gives back a token taken by [`Limiter::reserve_auth`].
@@ -273,6 +300,17 @@ mod tests {
         l.refund_auth(ip);
         assert!(l.reserve_auth(ip, 1, t0));
         assert!(!l.reserve_auth(ip, 1, t0), "refunds never exceed capacity");
+    }
+
+    #[test]
+    fn held_requests_are_bounded() {
+        let l = Limiter::default();
+        let held: Vec<_> = (0..MAX_HELD)
+            .map(|_| l.hold_over_budget().unwrap())
+            .collect();
+        assert!(l.hold_over_budget().is_none());
+        drop(held);
+        assert!(l.hold_over_budget().is_some());
     }
 
     /// A charge made with an `Instant` taken before a slow await (older
