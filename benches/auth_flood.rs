@@ -115,8 +115,9 @@ fn flood(s: &Server, bad: &str, addrs: u64, streams: u64, until: Instant) -> BTr
         }
         while set.join_next().await.is_some() {}
     });
-    let c = counts.lock().unwrap().clone();
-    c
+    let mut out = BTreeMap::new();
+    out.append(&mut counts.lock().unwrap());
+    out
 }
 
 fn main() {
