@@ -52,6 +52,8 @@ pub enum KeyError {
     },
     #[error("the key name must be 1-100 printable characters")]
     BadName,
+    #[error("the source name must be 1-100 printable characters")]
+    BadSourceName,
     #[error("hashing failed: {0}")]
     Hash(String),
 }
@@ -117,8 +119,21 @@ pub fn new_key(
         created: Utc::now().timestamp_micros(),
         last_used: None,
         revoked: None,
+        source_name: None,
     };
     Ok((key, rec))
+}
+
+/// Validates a key's source name (the name IOCs written with the key carry,
+/// `iocd keys create --source-name`, `"source_name"` of `POST
+/// /api/v1/keys`): 1-100 characters, no control characters; trimmed on
+/// return. Errors: [`KeyError::BadSourceName`].
+pub fn check_source_name(s: &str) -> Result<String, KeyError> {
+    let s = s.trim();
+    if s.is_empty() || s.chars().count() > 100 || s.chars().any(char::is_control) {
+        return Err(KeyError::BadSourceName);
+    }
+    Ok(s.to_string())
 }
 
 fn new_secret() -> String {
@@ -147,6 +162,23 @@ pub fn hash_secret(secret: &str) -> Result<String, KeyError> {
         .hash_password(secret.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| KeyError::Hash(e.to_string()))
+}
+
+/// The PHC hash of a random secret that is never shown, made once per
+/// process with the parameters new keys get. Verifying a request for an
+/// unknown key id against it costs the same argon2 work as a wrong secret
+/// for a known id, so response time does not tell which ids exist
+/// (DESIGN.md, "API keys and auth"; issue #11, item 5).
+pub fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        // Hashing with the default parameters and a fresh salt does not
+        // fail; should it ever, a fixed hash of the same parameters keeps
+        // the cost equal.
+        hash_secret(&new_secret()).unwrap_or_else(|_| {
+            "$argon2id$v=19$m=19456,t=2,p=1$ZHVtbXlzYWx0ZHVtbXk$K4u0cL6JvrGc+qzD7i1gQj8s5zkY7m2u8pW6t1H9XfA".into()
+        })
+    })
 }
 
 /// Checks a secret against a stored PHC hash (slow by design: ~20-50 ms).
@@ -184,6 +216,21 @@ mod tests {
         );
         assert!(verify_secret(p2.secret, &rec2.hash));
         assert!(!verify_secret(p.secret, &rec2.hash));
+    }
+
+    #[test]
+    fn dummy_hash_costs_like_a_real_one() {
+        let (_, rec) = new_key("siem", "pro", vec![]).unwrap();
+        // Same algorithm and parameters as a real key: the part of the PHC
+        // string before the salt.
+        let params = |phc: &str| phc.rsplitn(3, '$').nth(2).unwrap_or("").to_string();
+        assert_eq!(params(dummy_hash()), params(&rec.hash));
+        assert!(params(dummy_hash()).starts_with("$argon2id$"));
+        assert!(!verify_secret(&"A".repeat(32), dummy_hash()));
+        assert_eq!(check_source_name("  soc lab ").unwrap(), "soc lab");
+        assert!(check_source_name(" ").is_err());
+        assert!(check_source_name("a\nb").is_err());
+        assert!(check_source_name(&"x".repeat(101)).is_err());
     }
 
     #[test]

@@ -119,7 +119,37 @@ pub struct TlsConfig {
 pub struct AuthConfig {
     /// Failed authentication attempts allowed per client IP per minute
     /// before that IP gets 429 for the rest of the window. Default 30.
+    /// Charged before any verification and given back when the key turns
+    /// out valid, so concurrent attempts cannot overdraw it.
     pub failed_attempts_per_minute: u32,
+    /// Milliseconds an address past its failed-auth budget waits for each
+    /// further 429 (it was told `Retry-After` and keeps sending): a client
+    /// that ignores it cannot turn cheap 429s into a CPU flood that slows
+    /// everyone else. At most [`crate::http::ratelimit::MAX_HELD`] requests
+    /// wait at once; past that they are answered at once. 0 = no pause.
+    /// Default 1000, at most 10000.
+    pub over_budget_delay_ms: u64,
+    /// argon2 verifications (first use of a key, wrong secrets, unknown
+    /// ids) running at once, server-wide; each takes ~19 MiB and one core
+    /// for ~20-50 ms. 0 = the number of CPU cores. Default 0. Read at start.
+    pub max_concurrent_verifications: usize,
+    /// Verifications allowed to wait for a free slot; past that a request
+    /// that needs one is answered 503 `server_busy` with `Retry-After` at
+    /// once. Default 16. Read at start.
+    pub max_queued_verifications: usize,
+}
+
+impl AuthConfig {
+    /// [`AuthConfig::max_concurrent_verifications`] with 0 resolved to the
+    /// number of CPU cores (at least 1).
+    pub fn verification_slots(&self) -> usize {
+        match self.max_concurrent_verifications {
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            n => n,
+        }
+    }
 }
 
 /// A tier: token buckets, lookback and the scopes (formats) it allows.
@@ -228,6 +258,9 @@ impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
             failed_attempts_per_minute: 30,
+            over_budget_delay_ms: 1000,
+            max_concurrent_verifications: 0,
+            max_queued_verifications: 16,
         }
     }
 }
@@ -453,6 +486,28 @@ impl Config {
                 "failed_attempts_per_minute must be at least 1".into(),
             );
         }
+        if self.auth.over_budget_delay_ms > 10_000 {
+            err(
+                "auth",
+                "over_budget_delay_ms",
+                "over_budget_delay_ms must be at most 10000 (0: answer at once)".into(),
+            );
+        }
+        if self.auth.max_concurrent_verifications > 1024 {
+            err(
+                "auth",
+                "max_concurrent_verifications",
+                "max_concurrent_verifications must be at most 1024 (0: the number of CPU cores)"
+                    .into(),
+            );
+        }
+        if self.auth.max_queued_verifications > 100_000 {
+            err(
+                "auth",
+                "max_queued_verifications",
+                "max_queued_verifications must be at most 100000".into(),
+            );
+        }
         for (name, t) in &self.tiers {
             let sec = format!("tiers.{name}");
             if !name
@@ -566,8 +621,18 @@ ca = "tls/ca.crt"
 extra_names = []
 
 [auth]
-# Failed authentication attempts per client IP per minute before that IP gets 429.
+# Failed authentication attempts per client IP per minute before that IP gets 429
+# (charged before the key is checked, given back when it is valid).
 failed_attempts_per_minute = 30
+# Past that budget, each further 429 to that address is sent after this many milliseconds
+# (it ignored Retry-After), so a flood of rejected requests cannot slow other clients. 0: at once.
+over_budget_delay_ms = 1000
+# argon2 key verifications (a key's first use, wrong secrets, unknown key ids) running at
+# once, server-wide; each takes ~19 MiB and a core for ~20-50 ms. 0: the number of CPU cores.
+max_concurrent_verifications = 0
+# Verifications that may wait for a free slot; beyond that the request gets 503 with
+# Retry-After at once. Both apply at the next restart.
+max_queued_verifications = 16
 
 # Tiers: per-minute and per-day token buckets, how far back `since` may reach, and the scopes
 # (formats) a key of the tier may use. Scopes: {scopes}.

@@ -2,7 +2,7 @@
 //! `/api/v1/keys`).
 
 use super::setup::{load_config, open_store};
-use crate::apikeys::{check_scopes_for_tier, new_key};
+use crate::apikeys::{check_scopes_for_tier, check_source_name, new_key};
 use anyhow::{bail, Result};
 use std::path::PathBuf;
 
@@ -31,6 +31,11 @@ pub enum KeysCmd {
         /// Comma-separated scopes (default: the tier's scopes).
         #[arg(long, value_delimiter = ',')]
         scopes: Vec<String>,
+        /// Source name recorded on the IOCs this key writes over the API
+        /// (default: `api`, or `taxii` for TAXII submissions). Readers see
+        /// it; the key's id and name never appear in IOC data.
+        #[arg(long)]
+        source_name: Option<String>,
     },
     /// List keys (never secrets).
     List {
@@ -55,7 +60,12 @@ pub fn run(args: &KeysArgs) -> Result<i32> {
     let cfg = load_config(args.config.as_deref(), args.data_dir.as_deref())?;
     let store = open_store(&cfg.storage.data_dir)?;
     match &args.cmd {
-        KeysCmd::Create { name, tier, scopes } => {
+        KeysCmd::Create {
+            name,
+            tier,
+            scopes,
+            source_name,
+        } => {
             let Some(t) = cfg.tiers.get(tier) else {
                 bail!(
                     "unknown tier '{tier}'; configured tiers: {}",
@@ -68,14 +78,17 @@ pub fn run(args: &KeysArgs) -> Result<i32> {
                 scopes.clone()
             };
             let scopes = check_scopes_for_tier(&scopes, tier, &t.scopes)?;
-            let (key, rec) = new_key(name, tier, scopes)?;
+            let source_name = source_name.as_deref().map(check_source_name).transpose()?;
+            let (key, mut rec) = new_key(name, tier, scopes)?;
+            rec.source_name = source_name;
             store.put_key(&rec)?;
             eprintln!(
-                "created key id {} name '{}' tier {} scopes {}",
+                "created key id {} name '{}' tier {} scopes {} source '{}'",
                 rec.id,
                 rec.name,
                 rec.tier,
-                rec.scopes.join(",")
+                rec.scopes.join(","),
+                rec.source_name.as_deref().unwrap_or("api")
             );
             println!("{key}");
         }

@@ -84,6 +84,14 @@ fn keep_restart_only(next: &mut Config, cur: &Config) -> Vec<&'static str> {
     keep!(tls.ca, "tls.ca");
     keep!(tls.extra_names, "tls.extra_names");
     keep!(demo, "demo");
+    keep!(
+        auth.max_concurrent_verifications,
+        "auth.max_concurrent_verifications"
+    );
+    keep!(
+        auth.max_queued_verifications,
+        "auth.max_queued_verifications"
+    );
     changed
 }
 

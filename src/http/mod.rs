@@ -53,7 +53,7 @@ impl AppState {
     /// State over an open store.
     pub fn new(store: Arc<Store>, config: Config) -> AppState {
         AppState {
-            auth: Authenticator::new(store.clone()),
+            auth: Authenticator::new(store.clone(), &config.auth),
             store,
             limiter: Limiter::default(),
             started: Instant::now(),
@@ -131,17 +131,32 @@ pub(crate) async fn gate_any(
     scopes: &[&str],
     ip: IpAddr,
 ) -> Result<(Principal, Decision), (ApiError, Option<Decision>)> {
-    let per_ip = state.config().auth.failed_attempts_per_minute;
-    let now = Instant::now();
+    let (per_ip, pause_ms) = {
+        let c = state.config();
+        (
+            c.auth.failed_attempts_per_minute,
+            c.auth.over_budget_delay_ms,
+        )
+    };
     let key = auth::extract_key(req, params.get("api_key")).map_err(|e| (e, None))?;
     let Some(key) = key else {
         return Err((ApiError::missing_key(), None));
     };
     // A key already verified (cached) passes even from an address whose
     // failure budget is spent: the budget protects argon2 work, and a
-    // cache hit costs none; only unverified keys wait.
-    let known = state.auth.is_cached(&key);
-    if !known && !state.limiter.auth_allowed(ip, now) {
+    // cache hit costs none. Any other key reserves one failed attempt
+    // before it is checked (issue #11, item 1): concurrent attempts cannot
+    // start more verifications than the budget; a valid key gets it back.
+    let reserved = !state.auth.is_cached(&key);
+    if reserved && !state.limiter.reserve_auth(ip, per_ip, Instant::now()) {
+        // This address was already told to wait and keeps sending: pause
+        // before answering (bounded in count), so its rejected requests
+        // cannot eat the CPU other clients need.
+        if pause_ms > 0 {
+            if let Some(_held) = state.limiter.hold_over_budget() {
+                tokio::time::sleep(std::time::Duration::from_millis(pause_ms)).await;
+            }
+        }
         let retry = state.limiter.auth_retry_after(ip);
         let e = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -152,19 +167,36 @@ pub(crate) async fn gate_any(
         .with_header("retry-after", retry.to_string());
         return Err((e, None));
     }
-    let rec = match state.auth.verify(&key).await.map_err(|e| (e, None))? {
-        Ok(rec) => rec,
-        Err(refusal) => {
-            state.limiter.record_failure(ip, per_ip, now);
+    let verdict = state.auth.verify(&key).await;
+    // Only a valid key (or our own store failure) gets its token back; a
+    // refused key and a busy answer stay charged, so one address cannot
+    // keep the verification line full past its budget.
+    if reserved && matches!(verdict, Ok(auth::Verdict::Valid(_)) | Err(_)) {
+        state.limiter.refund_auth(ip);
+    }
+    let rec = match verdict.map_err(|e| (e, None))? {
+        auth::Verdict::Valid(rec) => rec,
+        auth::Verdict::Refused(refusal) => {
             return Err((ApiError::invalid_key(refusal.as_str()), None));
+        }
+        auth::Verdict::Busy => {
+            let e = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_busy",
+                "Too many API keys are being verified right now. Please retry shortly; keys already in use are not affected.",
+            )
+            .with_details(json!({"reason": "verification_busy"}))
+            .with_header("retry-after", "1".to_string());
+            return Err((e, None));
         }
     };
     let p = auth::principal(&rec, &state.config().tiers);
+    // A fresh `now`: the verification above may have waited.
     let d = state.limiter.check(
         &p.key_id,
         p.limits.requests_per_minute,
         p.limits.requests_per_day,
-        now,
+        Instant::now(),
     );
     if !d.allowed {
         let reset_at = chrono::DateTime::from_timestamp(d.reset as i64, 0)

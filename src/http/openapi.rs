@@ -183,6 +183,7 @@ fn taxii_paths(paths: &mut Map<String, Value>) {
             ("404", "TaxiiNotFound"),
             ("406", "TaxiiNotAcceptable"),
             ("429", "TaxiiRateLimitExceeded"),
+            ("503", "TaxiiServerBusy"),
         ];
         if r.endpoint == Endpoint::AddObjects {
             errors.extend([
@@ -224,6 +225,7 @@ pub fn document() -> Value {
                 ("401", "Unauthorized"),
                 ("403", "Forbidden"),
                 ("429", "RateLimitExceeded"),
+                ("503", "ServerBusy"),
             ] {
                 if r.scope.is_some() || code == "400" {
                     obj.insert(
@@ -280,6 +282,7 @@ pub fn document() -> Value {
                 "Unauthorized": resp("Authentication required or invalid (missing_api_key / invalid_api_key)"),
                 "Forbidden": resp("Insufficient scope (insufficient_scope)"),
                 "RateLimitExceeded": resp("Rate limit exceeded (rate_limit_exceeded); see Retry-After"),
+                "ServerBusy": resp("Every API key verification slot is busy (server_busy); retry after Retry-After. Keys already verified are not affected"),
                 "TaxiiBadRequest": taxii_resp("Invalid parameter or body"),
                 "TaxiiUnauthorized": taxii_resp("Authentication required or invalid"),
                 "TaxiiForbidden": taxii_resp("Insufficient scope, or a collection that cannot be read / written"),
@@ -288,6 +291,7 @@ pub fn document() -> Value {
                 "TaxiiPayloadTooLarge": taxii_resp("Body beyond max_content_length"),
                 "TaxiiUnsupportedMediaType": taxii_resp("Content-Type is not application/taxii+json;version=2.1"),
                 "TaxiiRateLimitExceeded": taxii_resp("Rate limit exceeded; see Retry-After"),
+                "TaxiiServerBusy": taxii_resp("Every API key verification slot is busy; retry after Retry-After"),
             },
             "securitySchemes": {
                 "BearerAuth": {"type": "http", "scheme": "bearer"},

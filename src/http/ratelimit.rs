@@ -5,7 +5,13 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+
+/// Most over-budget requests held back at once
+/// ([`Limiter::hold_over_budget`]); past that they are answered at once, so
+/// holding never grows without bound.
+pub const MAX_HELD: usize = 4096;
 use std::time::{Duration, Instant};
 
 /// A token bucket. `capacity` tokens, refilled at `capacity / period`.
@@ -29,10 +35,23 @@ impl Bucket {
         }
     }
 
+    /// Adds the tokens earned since the last refill. A `now` older than the
+    /// last refill (taken before an await by a slower request) earns
+    /// nothing and leaves the clock where it is: moving it back would let
+    /// the next refill pay for the same time twice.
     fn refill(&mut self, now: Instant) {
-        let dt = now.saturating_duration_since(self.last).as_secs_f64();
+        if now <= self.last {
+            return;
+        }
+        let dt = now.duration_since(self.last).as_secs_f64();
         self.tokens = (self.tokens + dt * self.per_sec).min(self.capacity);
         self.last = now;
+    }
+
+    /// Gives one token back (a reservation that turned out not to be
+    /// needed), never above capacity.
+    fn give_back(&mut self) {
+        self.tokens = (self.tokens + 1.0).min(self.capacity);
     }
 
     /// Takes one token if there is one.
@@ -92,6 +111,17 @@ pub struct Decision {
 pub struct Limiter {
     keys: Mutex<HashMap<String, (Bucket, Bucket)>>,
     failures: Mutex<HashMap<IpAddr, Bucket>>,
+    /// Over-budget requests being held back now.
+    held: AtomicUsize,
+}
+
+/// A place among the held-back requests; frees it on drop.
+pub struct Held<'a>(&'a AtomicUsize);
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 fn unix_now() -> u64 {
@@ -154,20 +184,13 @@ impl Limiter {
         }
     }
 
-    /// True when `ip` may still try to authenticate (has failure budget).
-    pub fn auth_allowed(&self, ip: IpAddr, now: Instant) -> bool {
-        let mut m = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        match m.get_mut(&ip) {
-            Some(b) => {
-                b.refill(now);
-                b.tokens >= 1.0
-            }
-            None => true,
-        }
-    }
-
-    /// Records a failed authentication from `ip`.
-    pub fn record_failure(&self, ip: IpAddr, per_minute: u32, now: Instant) {
+    /// Reserves one failed-attempt token of `ip` (budget `per_minute`)
+    /// before its key is verified; `false` when none is left (answer 429
+    /// with [`Limiter::auth_retry_after`]). Charging first means concurrent
+    /// attempts from one address can never start more verifications than
+    /// its budget; [`Limiter::refund_auth`] gives the token back when the
+    /// key was valid or was not checked.
+    pub fn reserve_auth(&self, ip: IpAddr, per_minute: u32, now: Instant) -> bool {
         let mut m = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         if m.len() > 100_000 {
             // Forget addresses whose budget has fully recovered.
@@ -176,7 +199,29 @@ impl Limiter {
         let b = m
             .entry(ip)
             .or_insert_with(|| Bucket::new(per_minute, Duration::from_secs(60), now));
-        b.try_take(now);
+        if b.capacity != f64::from(per_minute.max(1)) {
+            // The budget changed with a config reload.
+            *b = Bucket::new(per_minute, Duration::from_secs(60), now);
+        }
+        b.try_take(now)
+    }
+
+    /// A place to hold back one over-budget request before its 429, or
+    /// `None` when [`MAX_HELD`] are held already (answer at once).
+    pub fn hold_over_budget(&self) -> Option<Held<'_>> {
+        if self.held.fetch_add(1, Ordering::SeqCst) >= MAX_HELD {
+            self.held.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Some(Held(&self.held))
+    }
+
+    /// Gives back a token taken by [`Limiter::reserve_auth`].
+    pub fn refund_auth(&self, ip: IpAddr) {
+        let mut m = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(b) = m.get_mut(&ip) {
+            b.give_back();
+        }
     }
 
     /// Seconds until `ip` may try again.
@@ -235,12 +280,55 @@ mod tests {
         let l = Limiter::default();
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
         let t0 = Instant::now();
-        assert!(l.auth_allowed(ip, t0));
-        l.record_failure(ip, 2, t0);
-        assert!(l.auth_allowed(ip, t0));
-        l.record_failure(ip, 2, t0);
-        assert!(!l.auth_allowed(ip, t0));
-        assert!(l.auth_allowed("192.0.2.2".parse().unwrap(), t0));
-        assert!(l.auth_allowed(ip, t0 + Duration::from_secs(31)));
+        assert!(l.reserve_auth(ip, 2, t0));
+        assert!(l.reserve_auth(ip, 2, t0));
+        assert!(!l.reserve_auth(ip, 2, t0));
+        assert_eq!(l.auth_retry_after(ip), 30);
+        assert!(l.reserve_auth("192.0.2.2".parse().unwrap(), 2, t0));
+        assert!(l.reserve_auth(ip, 2, t0 + Duration::from_secs(31)));
+        assert!(!l.reserve_auth(ip, 2, t0 + Duration::from_secs(31)));
+    }
+
+    #[test]
+    fn refund_gives_back_and_stays_within_capacity() {
+        let l = Limiter::default();
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let t0 = Instant::now();
+        assert!(l.reserve_auth(ip, 1, t0));
+        assert!(!l.reserve_auth(ip, 1, t0));
+        l.refund_auth(ip);
+        l.refund_auth(ip);
+        assert!(l.reserve_auth(ip, 1, t0));
+        assert!(!l.reserve_auth(ip, 1, t0), "refunds never exceed capacity");
+    }
+
+    #[test]
+    fn held_requests_are_bounded() {
+        let l = Limiter::default();
+        let held: Vec<_> = (0..MAX_HELD)
+            .map(|_| l.hold_over_budget().unwrap())
+            .collect();
+        assert!(l.hold_over_budget().is_none());
+        drop(held);
+        assert!(l.hold_over_budget().is_some());
+    }
+
+    /// A charge made with an `Instant` taken before a slow await (older
+    /// than the bucket's clock) must not earn tokens, now or later.
+    #[test]
+    fn stale_now_does_not_return_tokens() {
+        let mut b = Bucket::new(30, Duration::from_secs(60), Instant::now());
+        let t0 = Instant::now();
+        let later = t0 + Duration::from_secs(10);
+        for _ in 0..30 {
+            assert!(b.try_take(later));
+        }
+        assert!(!b.try_take(later));
+        // Stale charges: nothing earned, clock not moved back.
+        assert!(!b.try_take(t0));
+        assert!(!b.try_take(t0 + Duration::from_secs(5)));
+        // 1.9 s after `later` at 0.5 token/s: still no whole token.
+        assert!(!b.try_take(later + Duration::from_millis(1900)));
+        assert!(b.try_take(later + Duration::from_millis(2100)));
     }
 }

@@ -119,17 +119,36 @@ pub fn decode_indicator(b: &[u8]) -> Result<Indicator, CodecError> {
 /// Encodes any serde value with the same versioned framing (API keys,
 /// tombstones).
 pub fn encode<T: Serialize>(v: &T) -> Vec<u8> {
-    let mut out = vec![FORMAT_V1];
-    out.extend(bincode::serde::encode_to_vec(v, bincode::config::standard()).unwrap_or_default());
-    out
+    encode_as(FORMAT_V1, v)
 }
 
 /// Decodes bytes written by [`encode`].
 pub fn decode<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T, CodecError> {
-    let (&fmt, body) = b.split_first().ok_or(CodecError::Empty)?;
+    let (fmt, body) = split_format(b)?;
     if fmt != FORMAT_V1 {
         return Err(CodecError::UnknownFormat(fmt));
     }
+    decode_body(body)
+}
+
+/// [`encode`] with another leading format byte, for a record type whose
+/// layout grew (bincode is not self-describing, so a new field needs a new
+/// format number and the old layout keeps its decoder).
+pub fn encode_as<T: Serialize>(format: u8, v: &T) -> Vec<u8> {
+    let mut out = vec![format];
+    out.extend(bincode::serde::encode_to_vec(v, bincode::config::standard()).unwrap_or_default());
+    out
+}
+
+/// Splits stored bytes into (format byte, body) so the caller can pick the
+/// layout to decode the body with ([`decode_body`]).
+pub fn split_format(b: &[u8]) -> Result<(u8, &[u8]), CodecError> {
+    let (&fmt, body) = b.split_first().ok_or(CodecError::Empty)?;
+    Ok((fmt, body))
+}
+
+/// Decodes a body (the bytes after the format byte) as `T`.
+pub fn decode_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, CodecError> {
     bincode::serde::decode_from_slice(body, bincode::config::standard())
         .map(|(v, _)| v)
         .map_err(|e| CodecError::Corrupt(e.to_string()))

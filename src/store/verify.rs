@@ -20,7 +20,6 @@
 
 use super::block::{self, BlockView, Patch, PatchOp};
 use super::index::{IdIndex, Loc};
-use super::keys::ApiKeyRecord;
 use super::{
     count_key, loc_key, parse_loc_key, read_u64, Store, StoreError, Tombstone, P_BLOCK, P_COUNT,
     P_HEADER, P_META, P_PATCH, P_TOMBSTONE,
@@ -290,7 +289,7 @@ impl Store {
         for kv in self.keys.iter() {
             let (k, v) = kv?;
             rep.api_keys += 1;
-            match super::codec::decode::<ApiKeyRecord>(&v) {
+            match super::keys::decode_key(&v) {
                 Ok(r) if r.id.as_bytes() == &k[..] => {}
                 Ok(r) => {
                     rep.problem(

@@ -162,7 +162,7 @@ pub async fn delete(ctx: &Ctx<'_>, seg: &str, oid: &str) -> Result<Response<Body
     let reason = ctx
         .params
         .text("reason")
-        .unwrap_or_else(|| format!("deleted over TAXII by key {} ({})", who.name, who.key_id));
+        .unwrap_or_else(|| format!("deleted over TAXII ({})", who.source_name_or("taxii")));
     let store = ctx.state.store.clone();
     let oid_owned = oid.to_string();
     let alias = coll.alias;

@@ -315,12 +315,14 @@ fn process(store: &Store, bytes: &[u8], id: Uuid, who: &Principal) -> Result<Vec
             objects.len()
         )));
     }
+    // The key's neutral source name; the reference names the submission
+    // (its status resource), never the key's id or name (issue #11, item 5).
     let defaults = ImportDefaults {
-        source: Some("taxii".into()),
+        source: Some(who.source_name_or("taxii")),
         confidence: None,
         tags: Vec::new(),
     };
-    let file_name = format!("TAXII submission {id} by key {} ({})", who.name, who.key_id);
+    let file_name = format!("TAXII submission {id}");
     let mut results = Vec::with_capacity(objects.len());
     for o in &objects {
         results.push(classify(o, &requested, &file_name, &defaults, store)?);
@@ -386,6 +388,7 @@ mod tests {
                 vec!["write:taxii".into()]
             },
             limits: crate::config::default_tiers()["pro"].clone(),
+            source_name: None,
         };
         let first = Uuid::new_v4();
         log.insert(first, "a", Bytes::from_static(b"{}"));

@@ -200,9 +200,11 @@ pub async fn post(ctx: &Ctx<'_>, body: Incoming) -> Result<Response<Body>, ApiEr
     let ct = ctx.content_type();
     let bytes = read_body(ctx, body).await?;
     let who = ctx.principal()?;
+    // The key's neutral source name, never its id or name: readers of
+    // every tier see sources (issue #11, item 5).
     let source = Source {
-        name: "api".into(),
-        reference: Some(format!("key {} ({})", who.name, who.key_id)),
+        name: who.source_name_or("api"),
+        reference: None,
     };
     let mut errors: Vec<Value> = Vec::new();
     let mut obs = Vec::new();

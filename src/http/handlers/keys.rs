@@ -1,7 +1,7 @@
 //! `/api/v1/keys`: create, list and revoke API keys (scope `admin`).
 
 use super::{blocking, read_body, Ctx};
-use crate::apikeys::{check_scopes_for_tier, new_key};
+use crate::apikeys::{check_scopes_for_tier, check_source_name, new_key};
 use crate::http::error::ApiError;
 use crate::http::{json_response, Body};
 use crate::store::keys::ApiKeyRecord;
@@ -27,6 +27,7 @@ pub fn key_json(k: &ApiKeyRecord) -> Value {
         "created": micros_rfc3339(Some(k.created)),
         "last_used": micros_rfc3339(k.last_used),
         "revoked": micros_rfc3339(k.revoked),
+        "source_name": k.source_name,
     })
 }
 
@@ -49,19 +50,24 @@ struct CreateBody {
     tier: String,
     #[serde(default)]
     scopes: Option<Vec<String>>,
+    /// Source name of the IOCs the key writes (default: `api` / `taxii`).
+    #[serde(default)]
+    source_name: Option<String>,
 }
 
 fn default_tier() -> String {
     "free".into()
 }
 
-/// `POST /api/v1/keys` with `{"name","tier","scopes"}` → 201 with the key
-/// (shown once) and its record. Scopes default to the tier's scopes.
+/// `POST /api/v1/keys` with `{"name","tier","scopes","source_name"}` → 201
+/// with the key (shown once) and its record. Scopes default to the tier's
+/// scopes; `source_name` (1-100 printable characters) is the source the
+/// IOCs written with this key carry, default `api` (`taxii` over TAXII).
 pub async fn create(ctx: &Ctx<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
     let bytes = read_body(ctx, body).await?;
     let b: CreateBody = serde_json::from_slice(&bytes).map_err(|e| {
         ApiError::invalid_body(format!(
-            "expected {{\"name\": ..., \"tier\": ..., \"scopes\": [...]}}: {e}"
+            "expected {{\"name\": ..., \"tier\": ..., \"scopes\": [...], \"source_name\": ...}}: {e}"
         ))
     })?;
     let config = ctx.state.config();
@@ -78,13 +84,20 @@ pub async fn create(ctx: &Ctx<'_>, body: Incoming) -> Result<Response<Body>, Api
         &tier.scopes,
     )
     .map_err(|e| ApiError::invalid_body(e.to_string()))?;
-    let (key, rec) = {
+    let source_name = b
+        .source_name
+        .as_deref()
+        .map(check_source_name)
+        .transpose()
+        .map_err(|e| ApiError::invalid_body(e.to_string()))?;
+    let (key, mut rec) = {
         let (name, tier) = (b.name.clone(), b.tier.clone());
         blocking(move || {
             new_key(&name, &tier, scopes).map_err(|e| ApiError::invalid_body(e.to_string()))
         })
         .await?
     };
+    rec.source_name = source_name;
     let store = ctx.state.store.clone();
     let r2 = rec.clone();
     blocking(move || Ok(store.put_key(&r2)?)).await?;
