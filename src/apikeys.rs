@@ -1,4 +1,4 @@
-//! API keys: `sk_live_<key-id>_<secret>` (DESIGN.md, "API keys and auth").
+//! API keys: `sk_live_<key-id>_<secret>` (docs/design.md, "API keys and auth").
 //!
 //! The key id (16 lower-case hex chars) finds the record without hashing;
 //! the secret (32 base62 chars, ~190 bits) is checked against an argon2id
@@ -168,7 +168,7 @@ pub fn hash_secret(secret: &str) -> Result<String, KeyError> {
 /// process with the parameters new keys get. Verifying a request for an
 /// unknown key id against it costs the same argon2 work as a wrong secret
 /// for a known id, so response time does not tell which ids exist
-/// (DESIGN.md, "API keys and auth"; issue #11, item 5).
+/// (docs/design.md, "API keys and auth"; issue #11, item 5).
 pub fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DUMMY.get_or_init(|| {

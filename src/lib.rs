@@ -2,7 +2,7 @@
 //!
 //! The domain (`ioc`, `store`) is separate from the ways in and out
 //! (`import`, `export`, `http`, the CLI). Data flows one way: parse →
-//! normalize → store → query → export (see DESIGN.md in the repository).
+//! normalize → store → query → export (see docs/design.md in the repository).
 
 pub mod apikeys;
 pub mod certs;

@@ -1,4 +1,4 @@
-//! The one IOC-type → output-format mapping (DESIGN.md, "Modules": the
+//! The one IOC-type → output-format mapping (docs/design.md, "Modules": the
 //! per-type knowledge lives here, not copied into each exporter).
 //!
 //! Every exporter asks [`mapping`] what an [`IocType`] is called in its
@@ -34,7 +34,7 @@ pub enum StixKind {
 /// How a type appears as a MISP attribute (MISP core format, §2.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MispKind {
-    /// Attribute `type`: exactly the table of `spec/misp-export.md`.
+    /// Attribute `type`: exactly the table of `docs/spec/misp-export.md`.
     pub attr_type: &'static str,
     /// Attribute `category`, one that MISP's describeTypes allows for the type.
     pub category: &'static str,

@@ -1,4 +1,4 @@
-//! MISP event export (`GET /api/v1/iocs/misp`), as `spec/misp-export.md`
+//! MISP event export (`GET /api/v1/iocs/misp`), as `docs/spec/misp-export.md`
 //! describes it: one `Event` with one `Attribute` per IOC, ready for MISP's
 //! `/events/add` (MISP core format).
 //!

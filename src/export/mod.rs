@@ -1,5 +1,5 @@
 //! Exporters: one file per output format, each a streaming function from an
-//! iterator of [`Indicator`]s plus options to bytes (DESIGN.md, "Modules").
+//! iterator of [`Indicator`]s plus options to bytes (docs/design.md, "Modules").
 //!
 //! Every writer has the shape
 //!
@@ -18,8 +18,8 @@
 //!
 //! | format | file | spec followed |
 //! |---|---|---|
-//! | STIX 2.1 bundle | [`stix`] | STIX 2.1 OS, TLP 2.0 extension, `spec/stix-export.md` |
-//! | MISP event | [`misp`] | MISP core format, `spec/misp-export.md` |
+//! | STIX 2.1 bundle | [`stix`] | STIX 2.1 OS, TLP 2.0 extension, `docs/spec/stix-export.md` |
+//! | MISP event | [`misp`] | MISP core format, `docs/spec/misp-export.md` |
 //! | CEF | [`cef`] | ArcSight CEF rev 25 |
 //! | OpenIOC | [`openioc`] | OpenIOC 1.1 schema and `current.iocterms` |
 //! | JSON listing | [`json`] | the API's IOC record |

@@ -1,5 +1,5 @@
 //! STIX 2.1 export (`GET /api/v1/iocs/stix`, `iocd export --format stix`),
-//! as `spec/stix-export.md` describes it.
+//! as `docs/spec/stix-export.md` describes it.
 //!
 //! Output, streamed in one pass:
 //!

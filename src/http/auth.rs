@@ -2,7 +2,7 @@
 //! "Authentication", plus HTTP Basic for TAXII clients), verification with a
 //! hot-path cache, and a server-wide cap on argon2 work.
 //!
-//! Cost model (DESIGN.md, "API keys and auth"; issue #11, items 1, 4, 5):
+//! Cost model (docs/design.md, "API keys and auth"; issue #11, items 1, 4, 5):
 //! - a malformed key costs string checks only;
 //! - a verified key is cached (SHA-256 of the secret per key id), so the
 //!   hot path is a hash and a map lookup;

@@ -1,5 +1,5 @@
 //! The IOC domain: types, the stored [`Indicator`] record, detection and
-//! normalization. No I/O happens here (DESIGN.md, "Modules").
+//! normalization. No I/O happens here (docs/design.md, "Modules").
 
 pub mod attack;
 pub mod merge;

@@ -1,5 +1,5 @@
 //! API key records in the `keys` tree: key id → [`ApiKeyRecord`].
-//! Only the argon2 PHC hash of the secret is stored (DESIGN.md, "API keys").
+//! Only the argon2 PHC hash of the secret is stored (docs/design.md, "API keys").
 //!
 //! Encoding (bincode is not self-describing, so a new field is a new format
 //! number, and every older layout keeps its decoder):

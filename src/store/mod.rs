@@ -1,4 +1,4 @@
-//! The sled store: the only module that knows key layouts (DESIGN.md).
+//! The sled store: the only module that knows key layouts (docs/design.md).
 //!
 //! All IOC data lives in ONE sled tree, `iocs`, under one-byte key
 //! prefixes, so a whole ingest chunk is one atomic `apply_batch` (sled
