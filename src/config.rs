@@ -732,6 +732,39 @@ mod tests {
     }
 
     #[test]
+    fn connection_and_body_limits_are_checked() {
+        for (text, needle) in [
+            ("[server]\nmax_handshakes = 0\n", "max_handshakes must be"),
+            (
+                "[server]\nmax_connections_per_ip = 0\n",
+                "max_connections_per_ip must be",
+            ),
+            (
+                "[server]\nbody_read_timeout_secs = 0\n",
+                "body_read_timeout_secs must be",
+            ),
+            (
+                "[server]\nmax_inflight_body_mib = 0\n",
+                "max_inflight_body_mib must be",
+            ),
+            (
+                "[server]\nmax_body_bytes = 33554432\n",
+                "max_body_bytes must fit in max_connection_body_mib",
+            ),
+        ] {
+            let e = Config::parse(text, "f").unwrap_err();
+            assert!(
+                e.iter().any(|e| e.message.contains(needle)),
+                "{text}: {e:?}"
+            );
+            assert_eq!(e[0].pos, ":2", "{text}");
+        }
+        let c = Config::parse("[server]\nmax_handshakes_per_ip = 4\n", "f").unwrap();
+        assert_eq!(c.server.max_handshakes_per_ip, 4);
+        assert_eq!(c.server.max_connections_per_ip, 256);
+    }
+
+    #[test]
     fn partial_tier_tables_fill_from_defaults() {
         let c = Config::parse(
             "[tiers.free]\nrequests_per_minute = 20\n[tiers.soc]\nlookback_days = 30\n",
