@@ -56,15 +56,42 @@ pub struct ServerConfig {
     pub header_read_timeout_secs: u64,
     /// Seconds a TLS handshake may take. Default 10.
     pub tls_handshake_timeout_secs: u64,
-    /// Seconds a connection may stay without a byte read or written before
-    /// it is closed (idle keep-alive, or a client that never sends its
-    /// request). Default 60.
+    /// Seconds a connection may stay without request activity before it is
+    /// closed: no request being handled and none started, no request body
+    /// or response body moving (keep-alive PINGs and other connection
+    /// frames do not count). Default 60.
     pub idle_timeout_secs: u64,
     /// Seconds in-flight requests get to finish on shutdown. Default 10.
     pub shutdown_grace_secs: u64,
-    /// Most connections served at once; further ones wait in the kernel
-    /// backlog. Default 1024.
+    /// Most established (TLS done) connections served at once. When all
+    /// are taken, the connection idle the longest (no request open) is
+    /// closed for the new one; if every one has a request open, the new
+    /// one gets 503 `server_busy` with `Retry-After`. Default 1024.
     pub max_connections: usize,
+    /// Most connections in their TLS handshake at once (a plaintext
+    /// connection: until its first byte). They hold no established slot;
+    /// when all are taken the oldest handshake is dropped for the new
+    /// one. Default 256.
+    pub max_handshakes: usize,
+    /// Most handshakes in progress from one IP address; further
+    /// connections from it are closed at once. Default 32.
+    pub max_handshakes_per_ip: usize,
+    /// Most sockets (handshaking and established) from one IP address;
+    /// further connections from it are closed at once. Default 256.
+    pub max_connections_per_ip: usize,
+    /// Most concurrent HTTP/2 streams (requests) per connection. Default 32.
+    pub http2_max_concurrent_streams: u32,
+    /// Server-wide budget for request bodies being received or held by
+    /// handlers, MiB. A body that does not fit gets 503 `server_busy` with
+    /// `Retry-After`. Default 64.
+    pub max_inflight_body_mib: u64,
+    /// The same budget per connection (HTTP/2 multiplexes many bodies on
+    /// one connection), MiB. Default 16.
+    pub max_connection_body_mib: u64,
+    /// Seconds a whole request body may take to arrive; past it the
+    /// request gets 408 `request_timeout` and the connection is closed.
+    /// Default 30.
+    pub body_read_timeout_secs: u64,
     /// Name of the STIX identity SDO and MISP org the exports carry.
     pub identity_name: String,
     /// Where 403/429 bodies point users who need a bigger tier (empty: none).
@@ -225,6 +252,13 @@ impl Default for ServerConfig {
             idle_timeout_secs: 60,
             shutdown_grace_secs: 10,
             max_connections: 1024,
+            max_handshakes: 256,
+            max_handshakes_per_ip: 32,
+            max_connections_per_ip: 256,
+            http2_max_concurrent_streams: 32,
+            max_inflight_body_mib: 64,
+            max_connection_body_mib: 16,
+            body_read_timeout_secs: 30,
             identity_name: "iocd".into(),
             upgrade_url: String::new(),
             response_cache_ms: 2000,
@@ -420,21 +454,56 @@ impl Config {
                 "max_body_bytes must be at least 1024".into(),
             );
         }
-        if s.header_read_timeout_secs == 0
-            || s.tls_handshake_timeout_secs == 0
-            || s.idle_timeout_secs == 0
+        for (name, v) in [
+            ("header_read_timeout_secs", s.header_read_timeout_secs),
+            ("tls_handshake_timeout_secs", s.tls_handshake_timeout_secs),
+            ("idle_timeout_secs", s.idle_timeout_secs),
+            ("body_read_timeout_secs", s.body_read_timeout_secs),
+        ] {
+            if !(1..=86_400).contains(&v) {
+                err(
+                    "server",
+                    name,
+                    format!("{name} must be between 1 and 86400 seconds"),
+                );
+            }
+        }
+        for (name, v) in [
+            ("max_connections", s.max_connections),
+            ("max_handshakes", s.max_handshakes),
+            ("max_handshakes_per_ip", s.max_handshakes_per_ip),
+            ("max_connections_per_ip", s.max_connections_per_ip),
+            (
+                "http2_max_concurrent_streams",
+                s.http2_max_concurrent_streams as usize,
+            ),
+        ] {
+            if !(1..=1_000_000).contains(&v) {
+                err(
+                    "server",
+                    name,
+                    format!("{name} must be between 1 and 1000000"),
+                );
+            }
+        }
+        for (name, v) in [
+            ("max_inflight_body_mib", s.max_inflight_body_mib),
+            ("max_connection_body_mib", s.max_connection_body_mib),
+        ] {
+            if !(1..=65_536).contains(&v) {
+                err(
+                    "server",
+                    name,
+                    format!("{name} must be between 1 and 65536 (MiB)"),
+                );
+            }
+        }
+        if (s.max_body_bytes as u64) > s.max_connection_body_mib.min(s.max_inflight_body_mib) << 20
         {
             err(
                 "server",
-                "header_read_timeout_secs",
-                "timeouts must be at least 1 second".into(),
-            );
-        }
-        if s.max_connections == 0 {
-            err(
-                "server",
-                "max_connections",
-                "max_connections must be at least 1".into(),
+                "max_body_bytes",
+                "max_body_bytes must fit in max_connection_body_mib and max_inflight_body_mib (a body larger than the budget could never be received)".into(),
             );
         }
         for (name, v) in [
@@ -586,12 +655,28 @@ max_body_bytes = 10485760
 # Seconds a client may take to send its request headers / finish the TLS handshake.
 header_read_timeout_secs = 10
 tls_handshake_timeout_secs = 10
-# Seconds a connection may stay silent (no byte either way) before it is closed.
+# Seconds a connection may stay without request activity (no request open, no body moving;
+# keep-alive PINGs do not count) before it is closed.
 idle_timeout_secs = 60
+# Seconds a whole request body may take to arrive (408 past it).
+body_read_timeout_secs = 30
 # Seconds in-flight requests get to finish on SIGTERM/SIGINT.
 shutdown_grace_secs = 10
-# Connections served at once.
+# Established connections served at once. When all are taken the longest-idle one is closed
+# for the new one; if all have requests open, the new one gets 503 with Retry-After.
 max_connections = 1024
+# Connections in their TLS handshake at once (they take no established slot; when all are
+# taken the oldest handshake is dropped), and per client IP address.
+max_handshakes = 256
+max_handshakes_per_ip = 32
+# Sockets (handshaking and established) per client IP address.
+max_connections_per_ip = 256
+# Concurrent HTTP/2 requests per connection.
+http2_max_concurrent_streams = 32
+# Memory for request bodies being received, server-wide and per connection, MiB
+# (503 with Retry-After when full).
+max_inflight_body_mib = 64
+max_connection_body_mib = 16
 # Name of the STIX identity and MISP org in exports.
 identity_name = "iocd"
 # Link shown in 403/429 error details (empty: none).
@@ -709,6 +794,39 @@ mod tests {
             let e = Config::parse(text, "f").unwrap_err();
             assert_eq!(e[0].pos, line, "{text}");
         }
+    }
+
+    #[test]
+    fn connection_and_body_limits_are_checked() {
+        for (text, needle) in [
+            ("[server]\nmax_handshakes = 0\n", "max_handshakes must be"),
+            (
+                "[server]\nmax_connections_per_ip = 0\n",
+                "max_connections_per_ip must be",
+            ),
+            (
+                "[server]\nbody_read_timeout_secs = 0\n",
+                "body_read_timeout_secs must be",
+            ),
+            (
+                "[server]\nmax_inflight_body_mib = 0\n",
+                "max_inflight_body_mib must be",
+            ),
+            (
+                "[server]\nmax_body_bytes = 33554432\n",
+                "max_body_bytes must fit in max_connection_body_mib",
+            ),
+        ] {
+            let e = Config::parse(text, "f").unwrap_err();
+            assert!(
+                e.iter().any(|e| e.message.contains(needle)),
+                "{text}: {e:?}"
+            );
+            assert_eq!(e[0].pos, ":2", "{text}");
+        }
+        let c = Config::parse("[server]\nmax_handshakes_per_ip = 4\n", "f").unwrap();
+        assert_eq!(c.server.max_handshakes_per_ip, 4);
+        assert_eq!(c.server.max_connections_per_ip, 256);
     }
 
     #[test]

@@ -78,6 +78,21 @@ fn keep_restart_only(next: &mut Config, cur: &Config) -> Vec<&'static str> {
     keep!(server.idle_timeout_secs, "server.idle_timeout_secs");
     keep!(server.shutdown_grace_secs, "server.shutdown_grace_secs");
     keep!(server.max_connections, "server.max_connections");
+    keep!(server.max_handshakes, "server.max_handshakes");
+    keep!(server.max_handshakes_per_ip, "server.max_handshakes_per_ip");
+    keep!(
+        server.max_connections_per_ip,
+        "server.max_connections_per_ip"
+    );
+    keep!(
+        server.http2_max_concurrent_streams,
+        "server.http2_max_concurrent_streams"
+    );
+    keep!(server.max_inflight_body_mib, "server.max_inflight_body_mib");
+    keep!(
+        server.max_connection_body_mib,
+        "server.max_connection_body_mib"
+    );
     keep!(server.response_cache_ms, "server.response_cache_ms");
     keep!(server.response_cache_mib, "server.response_cache_mib");
     keep!(storage, "storage");
@@ -167,8 +182,26 @@ fn reload(
     tls_ok
 }
 
+/// Raises the soft open-file limit to the hard one: every connection is a
+/// descriptor, and `max_connections` + `max_handshakes` must fit beside
+/// the store's files (the systemd unit sets `LimitNOFILE=65536`).
+fn raise_nofile_limit() {
+    let mut l = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) == 0 && l.rlim_cur < l.rlim_max {
+            l.rlim_cur = l.rlim_max;
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &l);
+        }
+    }
+}
+
 /// Runs `iocd serve`.
 pub fn run(args: &ServeArgs) -> Result<i32> {
+    raise_nofile_limit();
     let mut cfg = load_config(args.config.as_deref(), args.data_dir.as_deref())?;
     if let Some(l) = args.listen {
         cfg.server.listen = l;

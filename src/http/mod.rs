@@ -3,8 +3,10 @@
 //! `handlers/`, one file per resource.
 
 pub mod auth;
+pub mod body;
 pub mod cache;
 pub mod compress;
+pub mod conn_limits;
 pub mod error;
 pub mod handlers;
 pub mod idle;
@@ -47,6 +49,9 @@ pub struct AppState {
     pub taxii: crate::taxii::TaxiiState,
     /// Rendered read responses (see [`cache`]).
     pub cache: cache::ResponseCache,
+    /// Server-wide memory budget of request bodies
+    /// (`server.max_inflight_body_mib`, read at start; see [`body`]).
+    pub body_budget: body::Budget,
 }
 
 impl AppState {
@@ -62,6 +67,7 @@ impl AppState {
                 config.server.response_cache_ms,
                 config.server.response_cache_mib,
             ),
+            body_budget: body::Budget::server(config.server.max_inflight_body_mib),
             config: std::sync::RwLock::new(Arc::new(config)),
         }
     }

@@ -15,7 +15,6 @@ use super::router::Handler;
 use super::{AppState, Body};
 use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::http::request::Parts;
 use hyper::Response;
@@ -70,27 +69,18 @@ impl Ctx<'_> {
     }
 }
 
-/// Reads the whole body, enforcing `max_body_bytes` (413 beyond it).
+/// Reads the whole body within `max_body_bytes` (413), the body read
+/// timeout (408) and the body memory budgets (503); see [`super::body`].
 pub async fn read_body(ctx: &Ctx<'_>, body: Incoming) -> Result<Bytes, ApiError> {
-    let max = ctx.state.config().server.max_body_bytes;
-    if let Some(len) = ctx
-        .parts
-        .headers
-        .get(hyper::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        if len > max as u64 {
-            return Err(ApiError::too_large(max));
-        }
-    }
-    match Limited::new(body, max).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::too_large(max)),
-        Err(e) => Err(ApiError::invalid_body(format!(
-            "could not read the request body: {e}"
-        ))),
-    }
+    let cfg = ctx.state.config();
+    super::body::read(
+        ctx.parts,
+        body,
+        cfg.server.max_body_bytes,
+        std::time::Duration::from_secs(cfg.server.body_read_timeout_secs),
+        &ctx.state.body_budget,
+    )
+    .await
 }
 
 /// Calls the handler for a route.
