@@ -5,6 +5,7 @@
 //! as root ([`match_owner`]).
 
 pub mod control;
+pub mod files;
 pub mod sdnotify;
 
 use std::path::Path;
