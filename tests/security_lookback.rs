@@ -171,7 +171,10 @@ fn every_read_route_clamps_to_the_tier_lookback() {
     assert_eq!(v["error"]["details"]["lookback_days"], 1);
     assert_eq!(v["error"]["details"]["tier"], "short");
     assert!(v["error"]["request_id"].is_string());
-    assert!(!body.contains("old-1") && !body.contains("old-feed"), "{body}");
+    assert!(
+        !body.contains("old-1") && !body.contains("old-feed"),
+        "{body}"
+    );
     let r = s.get(&format!("/api/v1/iocs/indicator--{old_id}"), &short);
     assert_eq!(r.status(), 403);
     assert_eq!(
@@ -191,18 +194,30 @@ fn every_read_route_clamps_to_the_tier_lookback() {
     assert_eq!(v["sources"], json!([]));
     assert_eq!(v["risk"], Value::Null);
     assert_eq!(v["mitre_techniques"], json!([]));
-    assert!(!body.contains("old-feed") && !body.contains("oldtag"), "{body}");
+    assert!(
+        !body.contains("old-feed") && !body.contains("oldtag"),
+        "{body}"
+    );
     let v = s.json("/api/v1/lookup?value=new-1.example", &short);
-    assert_eq!((v["found"].clone(), v["outside_lookback"].clone()), (json!(true), json!(false)));
+    assert_eq!(
+        (v["found"].clone(), v["outside_lookback"].clone()),
+        (json!(true), json!(false))
+    );
     assert_eq!(v["ioc"]["value"], "new-1.example");
     let v = s.json("/api/v1/lookup?value=never-seen.example", &short);
-    assert_eq!((v["found"].clone(), v["outside_lookback"].clone()), (json!(false), json!(false)));
+    assert_eq!(
+        (v["found"].clone(), v["outside_lookback"].clone()),
+        (json!(false), json!(false))
+    );
 
     // TAXII: objects, one object, its versions, the manifest.
     let r = taxii_get(&s, &format!("{ALL}/objects/?limit=1000"), &short);
     assert_eq!(r.status(), 200);
     let body = r.text().unwrap();
-    assert!(body.contains("new-1.example") && !body.contains("old-"), "{body}");
+    assert!(
+        body.contains("new-1.example") && !body.contains("old-"),
+        "{body}"
+    );
     let r = taxii_get(&s, &format!("{ALL}/manifest/"), &short);
     assert_eq!(r.status(), 200);
     let body = r.text().unwrap();

@@ -15,21 +15,32 @@ fn a_spent_daily_quota_stays_spent_across_a_restart() {
     );
     let key = s.extra("daily").to_string();
     for i in 0..3 {
-        assert_eq!(s.get("/api/v1/iocs?limit=1", &key).status(), 200, "request {i}");
+        assert_eq!(
+            s.get("/api/v1/iocs?limit=1", &key).status(),
+            200,
+            "request {i}"
+        );
     }
     let r = s.get("/api/v1/iocs?limit=1", &key);
     assert_eq!(r.status(), 429);
     let v: Value = r.json().unwrap();
     assert_eq!(v["error"]["details"]["window"], "day");
     // One request of the other key: partly used, not spent.
-    assert_eq!(s.get("/api/v1/iocs?limit=1", s.extra("other")).status(), 200);
+    assert_eq!(
+        s.get("/api/v1/iocs?limit=1", s.extra("other")).status(),
+        200
+    );
 
     assert_eq!(s.stop(), Some(0));
     s.spawn();
 
     let r = s.get("/api/v1/iocs?limit=1", &key);
     assert_eq!(r.status(), 429, "the daily quota was reset by the restart");
-    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     // One token of a 3/day bucket takes 8 hours to come back.
     assert!(retry > 3600, "retry-after {retry}");
     let v: Value = r.json().unwrap();

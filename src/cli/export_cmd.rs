@@ -12,10 +12,9 @@ use super::setup::{load_config, open_store_with_cache};
 use crate::export::{self, ExportOptions, Format, StixFormat};
 use crate::ioc::{IocType, Tlp};
 use crate::store::{Query, StoreError};
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::cell::RefCell;
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 

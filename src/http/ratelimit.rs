@@ -230,7 +230,8 @@ impl Limiter {
         let unix_ms = unix_now_ms();
         let mut m = self.keys.lock().unwrap_or_else(|p| p.into_inner());
         for (k, q) in states {
-            let elapsed = Duration::from_millis(unix_ms.saturating_sub(q.saved_unix_ms).max(0) as u64);
+            let elapsed =
+                Duration::from_millis(unix_ms.saturating_sub(q.saved_unix_ms).max(0) as u64);
             let bucket = |tokens: f64, capacity: u32, period: u64| {
                 let mut b = Bucket::new(capacity, Duration::from_secs(period), now);
                 if tokens.is_finite() {

@@ -167,13 +167,7 @@ pub fn write_atomic<T>(
     } else {
         tmp.persist_noclobber(path).map(|_| ())
     };
-    persisted.map_err(|e| {
-        anyhow!(
-            "cannot put {} in place: {}",
-            path.display(),
-            e.error
-        )
-    })?;
+    persisted.map_err(|e| anyhow!("cannot put {} in place: {}", path.display(), e.error))?;
     if let Ok(d) = File::open(&dir) {
         let _ = d.sync_all();
     }
@@ -193,9 +187,13 @@ mod tests {
         assert_eq!(read_capped(&p, 5, "the file").unwrap(), b"hello");
         let e = read_capped(&p, 4, "the file").unwrap_err().to_string();
         assert!(e.contains("larger than 4 bytes"), "{e}");
-        let e = read_capped(d.path(), 4, "the file").unwrap_err().to_string();
+        let e = read_capped(d.path(), 4, "the file")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("is a directory"), "{e}");
-        let e = read_capped(Path::new("/dev/zero"), 4, "x").unwrap_err().to_string();
+        let e = read_capped(Path::new("/dev/zero"), 4, "x")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("is a device"), "{e}");
     }
 
@@ -218,7 +216,10 @@ mod tests {
         // A failed write leaves nothing behind.
         let q = d.path().join("failed");
         assert!(write_atomic(&q, 0o600, false, |_| -> Result<()> { bail!("no") }).is_err());
-        let names: Vec<_> = std::fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 3, "{names:?}");
     }
 }

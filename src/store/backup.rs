@@ -374,9 +374,9 @@ fn read_stream(
     }
     if version == VERSION {
         let mut tag = [0u8; 32];
-        r.inner
-            .read_exact(&mut tag)
-            .map_err(|_| BackupError::Format("the signature is missing (truncated copy?)".into()))?;
+        r.inner.read_exact(&mut tag).map_err(|_| {
+            BackupError::Format("the signature is missing (truncated copy?)".into())
+        })?;
         if let Some(mut m) = r.mac.take() {
             m.update(&got);
             if !same(m.sign().as_ref(), &tag) {
@@ -400,7 +400,10 @@ fn read_stream(
 /// without restoring it: `iocd backup` runs the stream it receives from
 /// the server through this, so a backup it reports as written is whole.
 /// With `key`, the signature is checked too (see [`BackupSummary::signature`]).
-pub fn inspect(input: &mut dyn Read, key: Option<&BackupKey>) -> Result<BackupSummary, BackupError> {
+pub fn inspect(
+    input: &mut dyn Read,
+    key: Option<&BackupKey>,
+) -> Result<BackupSummary, BackupError> {
     read_stream(input, key, &mut |_, _, _| Ok(()))
 }
 
