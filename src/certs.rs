@@ -121,14 +121,21 @@ fn read_pem(
     cert: &Path,
     key: &Path,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .with_context(|| format!("reading TLS certificate {}", cert.display()))?
+    use crate::ops::files::{open_regular, read_capped, world_readable_warning, MAX_PEM_BYTES};
+    // Regular files of at most 1 MiB each (a FIFO or device is refused).
+    let cert_pem = read_capped(cert, MAX_PEM_BYTES, "the TLS certificate")?;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<Result<_, _>>()
         .with_context(|| format!("{} is not a PEM certificate chain", cert.display()))?;
     if certs.is_empty() {
         bail!("{} holds no certificate", cert.display());
     }
-    let key = PrivateKeyDer::from_pem_file(key)
+    let (_, meta) = open_regular(key, "the TLS private key")?;
+    if let Some(w) = world_readable_warning(key, &meta, "the TLS private key") {
+        crate::cli::notice(&format!("warning: {w}"));
+    }
+    let key_pem = read_capped(key, MAX_PEM_BYTES, "the TLS private key")?;
+    let key = PrivateKeyDer::from_pem_slice(&key_pem)
         .with_context(|| format!("{} is not a PEM private key", key.display()))?;
     Ok((certs, key))
 }
@@ -140,6 +147,10 @@ fn builder() -> Result<rustls::ConfigBuilder<rustls::ServerConfig, rustls::Wants
         .context("TLS protocol setup")
 }
 
+/// Certificate and key files are read as regular files of at most 1 MiB
+/// ([`crate::ops::files::read_capped`]); a private key every local user
+/// may read gets a warning (log and stderr).
+///
 /// Builds the rustls server config: TLS 1.2 and 1.3 only (ring provider),
 /// ALPN `h2` and `http/1.1`.
 ///

@@ -421,18 +421,28 @@ impl Config {
         }
     }
 
-    /// Loads a config file; `None` gives the built-in defaults.
+    /// Loads a config file; `None` gives the built-in defaults. The file
+    /// must be a regular file of at most 1 MiB of UTF-8.
     pub fn load(path: Option<&Path>) -> Result<Config, Vec<ConfigError>> {
         let Some(p) = path else {
             return Ok(Config::default());
         };
-        let text = std::fs::read_to_string(p).map_err(|e| {
+        // A regular file of at most 1 MiB (crate::ops::files::read_capped).
+        let err = |message: String| {
             vec![ConfigError {
                 path: p.display().to_string(),
                 pos: String::new(),
-                message: format!("cannot read the config file: {e}"),
+                message,
             }]
-        })?;
+        };
+        let bytes = crate::ops::files::read_capped(
+            p,
+            crate::ops::files::MAX_CONFIG_BYTES,
+            "the config file",
+        )
+        .map_err(|e| err(format!("{e:#}")))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| err("the config file is not UTF-8 text".into()))?;
         Config::parse(&text, &p.display().to_string())
     }
 

@@ -224,22 +224,19 @@ fn special_files_are_written_in_place_never_replaced() {
         .unwrap()
         .file_type()
         .is_char_device());
-    // A symlink is followed: the target gets the export, the link stays.
+    // A symlink is refused, not followed (issue #11): the target keeps its
+    // content and the link stays.
     let target = out.path().join("real.csv");
     std::fs::write(&target, "old").unwrap();
     let link = out.path().join("link.csv");
     std::os::unix::fs::symlink(&target, &link).unwrap();
-    assert_eq!(
-        run(&args(d.path(), Format::Csv, Some(link.clone()))).unwrap(),
-        0
-    );
+    let err = run(&args(d.path(), Format::Csv, Some(link.clone()))).unwrap_err();
+    assert!(format!("{err:#}").contains("symbolic link"), "{err:#}");
     assert!(std::fs::symlink_metadata(&link)
         .unwrap()
         .file_type()
         .is_symlink());
-    assert!(std::fs::read_to_string(&target)
-        .unwrap()
-        .starts_with("id,type,value"));
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "old");
     // A directory is refused.
     assert!(run(&args(d.path(), Format::Csv, Some(out.path().to_path_buf()))).is_err());
 }

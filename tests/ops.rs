@@ -127,13 +127,17 @@ fn backup_taken_during_an_import_restores_to_a_consistent_store() {
     assert!(err.contains("stop it first"), "{err}");
 
     // The restored store is consistent and holds whole POST batches only.
+    // A new data directory has no backup key: the appliance's is named.
     let restored = s.dir.path().join("restored");
+    let bkey = s.dir.path().join("data/backup.key");
     let (code, _, err) = iocd(&[
         "restore",
         "--from",
         bak.to_str().unwrap(),
         "--data-dir",
         restored.to_str().unwrap(),
+        "--backup-key",
+        bkey.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{err}");
     let (code, rep) = verify(&restored);
@@ -150,6 +154,9 @@ fn backup_taken_during_an_import_restores_to_a_consistent_store() {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("offline"), "{err}");
     let again = s.dir.path().join("again");
+    // The operator carries the backup key to the new data directory.
+    std::fs::create_dir_all(&again).unwrap();
+    std::fs::copy(&bkey, again.join("backup.key")).unwrap();
     let (code, _, err) = iocd(&[
         "restore",
         "--from",

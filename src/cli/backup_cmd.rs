@@ -4,12 +4,16 @@
 //! makes the snapshot and streams it over the control socket
 //! ([`crate::ops::control`]); with the server stopped, this process opens
 //! the store itself. Either way the stream is checked end to end (entry
-//! count and SHA-256, [`crate::store::backup::inspect`]) as it is written,
-//! then fsynced and renamed into place, so a file that exists is whole.
+//! count, SHA-256 and the HMAC signature, [`crate::store::backup::inspect`])
+//! as it is written to an `O_EXCL` temporary file with an unpredictable
+//! name next to FILE, which gets mode 0600 and is fsynced and renamed into
+//! place only when whole ([`crate::ops::files::write_atomic`]). Backups are
+//! signed with `<data_dir>/backup.key` ([`crate::ops::backup_key`]),
+//! created by the first backup if `iocd init` did not.
 
 use super::setup::{load_config, open_store, store_dir};
-use crate::ops::control;
-use crate::store::backup::{inspect, BackupSummary};
+use crate::ops::{backup_key, control};
+use crate::store::backup::{inspect, BackupSummary, Signature};
 use anyhow::{bail, Context, Result};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -18,8 +22,9 @@ use std::path::{Path, PathBuf};
 /// offline).
 #[derive(clap::Args, Debug)]
 pub struct BackupArgs {
-    /// The backup file to write (`-`: standard output). Written as
-    /// FILE.partial, then renamed; mode 0600 (it holds API key hashes).
+    /// The backup file to write (`-`: standard output). Written to a new
+    /// temporary file next to it, then renamed; mode 0600 (it holds API key
+    /// hashes). A symbolic link at FILE is refused.
     #[arg(long, value_name = "FILE")]
     pub to: PathBuf,
     /// Replace FILE if it exists.
@@ -51,9 +56,19 @@ impl<R: Read> Read for Tee<'_, R> {
 /// running server made it.
 fn produce(data_dir: &Path, out: &mut dyn Write) -> Result<(BackupSummary, bool)> {
     if let Some(stream) = control::request(data_dir, "backup")? {
+        // The server signed it with the key it created or found; check
+        // the signature too when this user may read that key.
+        let key = backup_key::load(&backup_key::path(data_dir)).ok();
         let mut tee = Tee { inner: stream, out };
-        let s = inspect(&mut tee)
+        let s = inspect(&mut tee, key.as_ref())
             .context("the backup stream from the server is incomplete (did the server stop?)")?;
+        if matches!(s.signature, Signature::Invalid | Signature::OtherKey(_)) {
+            bail!(
+                "the backup from the server does not verify with {} ({:?})",
+                backup_key::path(data_dir).display(),
+                s.signature
+            );
+        }
         return Ok((s, true));
     }
     if !store_dir(data_dir).exists() {
@@ -62,8 +77,15 @@ fn produce(data_dir: &Path, out: &mut dyn Write) -> Result<(BackupSummary, bool)
             data_dir.display()
         );
     }
+    let (key, created) = backup_key::load_or_create(data_dir)?;
+    if created {
+        eprintln!(
+            "created the backup key {} (keep a copy apart from the backups: a restore elsewhere needs it)",
+            backup_key::path(data_dir).display()
+        );
+    }
     let store = open_store(data_dir)?;
-    let s = store.backup(out)?;
+    let s = store.backup(out, &key)?;
     drop(store);
     if let Err(e) = crate::ops::match_owner(&store_dir(data_dir), data_dir) {
         eprintln!(
@@ -85,50 +107,25 @@ pub fn run(args: &BackupArgs) -> Result<i32> {
         w.flush()?;
         r
     } else {
-        if args.to.exists() && !args.force {
-            bail!(
-                "{} exists; use --force to replace it, or choose another --to",
-                args.to.display()
-            );
-        }
-        let mut partial = args.to.clone().into_os_string();
-        partial.push(".partial");
-        let partial = PathBuf::from(partial);
-        let f = {
-            use std::os::unix::fs::OpenOptionsExt;
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&partial)
-                .with_context(|| format!("cannot write {}", partial.display()))?
-        };
-        let mut w = std::io::BufWriter::with_capacity(256 * 1024, f);
-        let r = produce(&dd, &mut w).and_then(|r| {
-            let f = w.into_inner().map_err(|e| e.into_error())?;
-            f.sync_all()?;
+        crate::ops::files::write_atomic(&args.to, 0o600, args.force, |f| {
+            let mut w = std::io::BufWriter::with_capacity(256 * 1024, f);
+            let r = produce(&dd, &mut w)?;
+            w.flush()?;
             Ok(r)
-        });
-        let r = match r {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = std::fs::remove_file(&partial);
-                return Err(e);
-            }
-        };
-        std::fs::rename(&partial, &args.to)
-            .with_context(|| format!("renaming {} to {}", partial.display(), args.to.display()))?;
-        r
+        })?
     };
     eprintln!(
-        "backup {}: {} IOC records, {} store entries, {} API keys, {} bytes ({}); checksum verified",
+        "backup {}: {} IOC records, {} store entries, {} API keys, {} bytes ({}); checksum verified; {}",
         if args.to.as_os_str() == "-" { "written to stdout".to_string() } else { format!("written to {}", args.to.display()) },
         s.records,
         s.iocs_entries,
         s.keys,
         s.bytes,
-        if online { "online, made by the running server" } else { "offline" }
+        if online { "online, made by the running server" } else { "offline" },
+        match &s.signature {
+            Signature::Valid => "signed with the backup key".to_string(),
+            other => format!("signature not checked here ({other:?}): this user cannot read the backup key"),
+        }
     );
     Ok(0)
 }

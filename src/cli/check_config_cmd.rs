@@ -3,7 +3,8 @@
 use anyhow::Result;
 use std::path::PathBuf;
 
-/// Checks a config file; exit 0 when valid, 1 with one line per error.
+/// Checks a config file (and the TLS certificate and key it names, when
+/// they exist); exit 0 when valid, 1 with one line per error.
 #[derive(clap::Args, Debug)]
 pub struct CheckConfigArgs {
     /// The config file.
@@ -15,6 +16,15 @@ pub struct CheckConfigArgs {
 pub fn run(args: &CheckConfigArgs) -> Result<i32> {
     match crate::config::Config::load(Some(&args.config)) {
         Ok(c) => {
+            // The TLS files it names, when present: regular, at most 1 MiB,
+            // a matching pair; a world-readable key is warned about.
+            let (cert, key) = (c.data_path(&c.tls.cert), c.data_path(&c.tls.key));
+            if cert.exists() || key.exists() {
+                if let Err(e) = crate::certs::server_config(&cert, &key) {
+                    eprintln!("error: {e:#}");
+                    return Ok(1);
+                }
+            }
             println!(
                 "{}: OK (listen {}, data_dir {}, tiers {})",
                 args.config.display(),

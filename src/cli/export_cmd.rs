@@ -12,10 +12,9 @@ use super::setup::{load_config, open_store_with_cache};
 use crate::export::{self, ExportOptions, Format, StixFormat};
 use crate::ioc::{IocType, Tlp};
 use crate::store::{Query, StoreError};
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::cell::RefCell;
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -155,31 +154,26 @@ impl Write for IoRef<'_> {
     }
 }
 
-/// Writes `path` through a temporary file in the same directory, renamed
-/// over `path` once complete and synced; the temporary file is removed on
-/// any failure.
+/// Mode of an export file: owner read/write, group read (exports carry
+/// TLP-marked data; set explicitly, whatever the umask).
+const EXPORT_MODE: u32 = 0o640;
+
+/// Writes `path` through an `O_EXCL` temporary file with an unpredictable
+/// name in the same directory, renamed over `path` once complete and
+/// synced ([`crate::ops::files::write_atomic`]); nothing is left on
+/// failure. The file gets mode 0640.
 ///
 /// A path that already exists and is not a regular file (a device such as
 /// `/dev/null`, a FIFO) is written in place, never replaced; a symbolic
-/// link is followed, so its target gets the export and the link stays.
+/// link is refused, not followed (a link planted in a shared directory
+/// must not redirect the export).
 fn write_atomically<F>(path: &Path, write: F) -> Result<u64>
 where
     F: FnOnce(&mut dyn Write) -> io::Result<u64>,
 {
-    let resolved;
-    let path = match std::fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_symlink() => {
-            resolved = std::fs::canonicalize(path)
-                .with_context(|| format!("{} is a symbolic link to nowhere", path.display()))?;
-            resolved.as_path()
-        }
-        _ => path,
-    };
-    if let Ok(m) = std::fs::metadata(path) {
-        if m.is_dir() {
-            bail!("{} is a directory; give a file name", path.display());
-        }
-        if !m.is_file() {
+    if let Ok(m) = std::fs::symlink_metadata(path) {
+        let ft = m.file_type();
+        if !ft.is_symlink() && !m.is_dir() && !m.is_file() {
             let file = std::fs::OpenOptions::new()
                 .write(true)
                 .open(path)
@@ -191,41 +185,13 @@ where
             return Ok(n);
         }
     }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| anyhow!("{} is not a file name", path.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| -> Result<u64> {
-        let file = File::create(&tmp).with_context(|| {
-            format!(
-                "cannot create {} (does the directory exist and is it writable?)",
-                tmp.display()
-            )
-        })?;
-        let mut w = BufWriter::with_capacity(1 << 16, file);
-        let n = write(&mut w).with_context(|| format!("writing {}", tmp.display()))?;
-        let file = w
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        file.sync_all()
-            .with_context(|| format!("syncing {}", tmp.display()))?;
-        std::fs::rename(&tmp, path)
-            .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+    crate::ops::files::write_atomic(path, EXPORT_MODE, true, |f| {
+        let mut w = BufWriter::with_capacity(1 << 16, f);
+        let n = write(&mut w).with_context(|| format!("writing {}", path.display()))?;
+        w.flush()
+            .with_context(|| format!("writing {}", path.display()))?;
         Ok(n)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    })
 }
 
 #[cfg(test)]

@@ -58,7 +58,14 @@ pub fn run(args: &InitArgs) -> Result<i32> {
     );
     ensure_certificates(&ca, &cert, &key, &cfg.tls.extra_names)?;
     let store = open_store(&cfg.storage.data_dir)?;
+    let (_, new_key) = crate::ops::backup_key::load_or_create(&cfg.storage.data_dir)?;
     eprintln!("Wrote {}", args.config.display());
+    if new_key {
+        eprintln!(
+            "Backup signing key {} (mode 0600): keep a copy apart from the backups",
+            crate::ops::backup_key::path(&cfg.storage.data_dir).display()
+        );
+    }
     eprintln!(
         "TLS certificate {} (clients trust {})",
         cert.display(),

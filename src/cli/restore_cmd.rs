@@ -2,15 +2,19 @@
 //! a backup ([`crate::store::backup`]).
 //!
 //! The server must be stopped. The backup is loaded into
-//! `<data_dir>/store.restoring` and checked completely (format, entry
-//! count, SHA-256) before it replaces anything; only then is it renamed to
-//! `<data_dir>/store`. A non-empty existing store is refused unless
+//! `<data_dir>/store.restoring` and checked completely before it replaces
+//! anything: format, entry count, SHA-256, the HMAC signature with the
+//! operator's backup key (`<data_dir>/backup.key` or `--backup-key`; an
+//! unsigned, altered or otherwise-signed backup is refused unless
+//! `--trust-unsigned`), then the loaded copy is opened and run through
+//! `verify` (an inconsistent one is refused, exit 2). Only then is it
+//! renamed to `<data_dir>/store`. A non-empty existing store is refused unless
 //! `--force`, and even then kept aside as `store.replaced-<time>` until the
 //! operator deletes it. TLS files and the config are not in a backup.
 
 use super::setup::{load_config, store_dir};
-use crate::ops::control;
-use crate::store::backup::restore;
+use crate::ops::{backup_key, control};
+use crate::store::backup::{restore, Signature};
 use crate::store::Store;
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
@@ -25,12 +29,43 @@ pub struct RestoreArgs {
     /// as store.replaced-<time>).
     #[arg(long)]
     pub force: bool,
+    /// The backup key to check the signature with (default: the data
+    /// directory's backup.key). Restoring on a new machine: the copy of the
+    /// old appliance's backup.key.
+    #[arg(long, value_name = "FILE")]
+    pub backup_key: Option<PathBuf>,
+    /// Restore a backup whose signature cannot be checked or does not
+    /// match (made by iocd before backups were signed, or with another
+    /// key): the backup is then trusted input, so restore only one you
+    /// know was not altered. Checksum and consistency are still checked.
+    #[arg(long)]
+    pub trust_unsigned: bool,
     /// Config file (for the data directory).
     #[arg(long, short, env = "IOCD_CONFIG")]
     pub config: Option<PathBuf>,
     /// Data directory (overrides the config).
     #[arg(long, env = "IOCD_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+}
+
+/// Why a signature check failed, and what to do; `None` when it passed.
+fn signature_problem(sig: &Signature, key_file: &std::path::Path) -> Option<String> {
+    match sig {
+        Signature::Valid => None,
+        Signature::Unsigned => Some("the backup is not signed (made by an iocd before backups were signed)".into()),
+        Signature::Unchecked(id) => Some(format!(
+            "the backup is signed with backup key {id}, but there is no key to check it ({} is missing): pass the old appliance's key with --backup-key",
+            key_file.display()
+        )),
+        Signature::OtherKey(id) => Some(format!(
+            "the backup is signed with backup key {id}, not with {}: pass the right key with --backup-key",
+            key_file.display()
+        )),
+        Signature::Invalid => Some(format!(
+            "the backup's signature does not match its content: it was altered after it was made (a checksum recomputed by hand does not make it valid); key {}",
+            key_file.display()
+        )),
+    }
 }
 
 /// Opens the restored store. sled's background threads release the
@@ -90,12 +125,24 @@ pub fn run(args: &RestoreArgs) -> Result<i32> {
         std::fs::remove_dir_all(&tmp)
             .with_context(|| format!("removing the leftover {}", tmp.display()))?;
     }
-    let loaded = if args.from.as_os_str() == "-" {
-        restore(&tmp, &mut std::io::stdin().lock())
+    let key_file = args
+        .backup_key
+        .clone()
+        .unwrap_or_else(|| backup_key::path(&dd));
+    let key = if args.backup_key.is_some() || key_file.exists() {
+        Some(backup_key::load(&key_file)?)
     } else {
-        let f = std::fs::File::open(&args.from)
-            .with_context(|| format!("cannot read {}", args.from.display()))?;
-        restore(&tmp, &mut std::io::BufReader::with_capacity(256 * 1024, f))
+        None
+    };
+    let loaded = if args.from.as_os_str() == "-" {
+        restore(&tmp, &mut std::io::stdin().lock(), key.as_ref())
+    } else {
+        let (f, _) = crate::ops::files::open_regular(&args.from, "the backup")?;
+        restore(
+            &tmp,
+            &mut std::io::BufReader::with_capacity(256 * 1024, f),
+            key.as_ref(),
+        )
     };
     let s = match loaded {
         Ok(s) => s,
@@ -106,6 +153,61 @@ pub fn run(args: &RestoreArgs) -> Result<i32> {
             });
         }
     };
+    if let Some(problem) = signature_problem(&s.signature, &key_file) {
+        if !args.trust_unsigned {
+            let _ = std::fs::remove_dir_all(&tmp);
+            bail!(
+                "{problem}\nrefusing to restore {}; nothing was changed (--trust-unsigned restores it anyway, as trusted input)",
+                args.from.display()
+            );
+        }
+        eprintln!("warning: {problem}; restoring it because of --trust-unsigned");
+    }
+    // The loaded copy must be consistent before it replaces anything.
+    let check = open_when_released(&tmp).and_then(|st| {
+        let rep = st.verify(false)?;
+        let admins: Vec<String> = st
+            .list_keys()?
+            .into_iter()
+            .filter(|k| k.revoked.is_none() && k.scopes.iter().any(|x| x == "admin"))
+            .map(|k| format!("{} ({})", k.name, k.id))
+            .collect();
+        Ok((rep, admins))
+    });
+    let (rep, admins) = match check {
+        Ok(x) => x,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e).with_context(|| {
+                format!(
+                    "checking the restored copy of {}; nothing was changed",
+                    args.from.display()
+                )
+            });
+        }
+    };
+    if !rep.is_consistent() {
+        let _ = std::fs::remove_dir_all(&tmp);
+        eprintln!(
+            "error: the backup {} is inconsistent ({} problem kind(s)); nothing was changed:",
+            args.from.display(),
+            rep.problem_counts.len()
+        );
+        for p in rep.problems.iter().take(20) {
+            eprintln!("  - {} {}: {}", p.kind, p.key, p.detail);
+        }
+        return Ok(2);
+    }
+    if s.signature != Signature::Valid {
+        eprintln!(
+            "the restored store has these admin keys (check them): {}",
+            if admins.is_empty() {
+                "none".into()
+            } else {
+                admins.join(", ")
+            }
+        );
+    }
     if target.exists() {
         match &replaced {
             Some(aside) => std::fs::rename(&target, aside)
@@ -116,9 +218,6 @@ pub fn run(args: &RestoreArgs) -> Result<i32> {
     }
     std::fs::rename(&tmp, &target)
         .with_context(|| format!("renaming {} to {}", tmp.display(), target.display()))?;
-    let store = open_when_released(&target)?;
-    let rep = store.verify(false)?;
-    drop(store);
     if let Err(e) = crate::ops::match_owner(&target, &dd) {
         eprintln!(
             "warning: could not give {} the owner of {}: {e}",
@@ -127,12 +226,12 @@ pub fn run(args: &RestoreArgs) -> Result<i32> {
         );
     }
     eprintln!(
-        "restored {} IOC records and {} API keys into {} ({} bytes read, checksum verified); verify: {}",
+        "restored {} IOC records and {} API keys into {} ({} bytes read, checksum {}verified); verify: consistent",
         s.records,
         s.keys,
         target.display(),
         s.bytes,
-        if rep.is_consistent() { "consistent" } else { "INCONSISTENT, run `iocd verify`" }
+        if s.signature == Signature::Valid { "and signature " } else { "" }
     );
     if let Some(aside) = replaced {
         eprintln!(
@@ -140,5 +239,5 @@ pub fn run(args: &RestoreArgs) -> Result<i32> {
             aside.display()
         );
     }
-    Ok(if rep.is_consistent() { 0 } else { 2 })
+    Ok(0)
 }

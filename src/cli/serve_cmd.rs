@@ -234,6 +234,10 @@ pub fn run(args: &ServeArgs) -> Result<i32> {
         .build()
         .context("starting the async runtime")?;
     let state = Arc::new(AppState::new(store.clone(), cfg.clone()));
+    // Daily quotas survive restarts (saved each minute and at shutdown).
+    crate::http::quotas::load(&state);
+    let quota_state = state.clone();
+    let quota_task_state = state.clone();
     // `iocd backup` / `iocd verify` reach the running server here.
     let _control = crate::ops::control::serve(store.clone(), &dd)
         .map_err(|e| tracing::warn!(error = %e, "no control socket: online backup unavailable"))
@@ -296,6 +300,7 @@ pub fn run(args: &ServeArgs) -> Result<i32> {
                 p.local_addr()?
             ));
         }
+        let quota_saver = tokio::spawn(crate::http::quotas::save_periodically(quota_task_state));
         tracing::info!(listen = %local, "serving");
         sdnotify::ready(&format!("serving on https://{local}/"));
         server::run(
@@ -306,8 +311,10 @@ pub fn run(args: &ServeArgs) -> Result<i32> {
             shutdown_signal(),
         )
         .await;
+        quota_saver.abort();
         anyhow::Ok(())
     })?;
+    crate::http::quotas::save(&quota_state);
     store.flush()?;
     super::notice("iocd stopped; store flushed.");
     Ok(0)

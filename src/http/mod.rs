@@ -12,6 +12,7 @@ pub mod handlers;
 pub mod idle;
 pub mod openapi;
 pub mod params;
+pub mod quotas;
 pub mod ratelimit;
 pub mod router;
 pub mod server;

@@ -74,7 +74,7 @@ fn operation(h: Handler) -> (String, String, Vec<Value>, Value) {
             ("List IOCs".into(), "IOCs".into(), p, ok_json("{\"data\": [IOC], \"count\": n, \"next_cursor\": string|null}"))
         }
         Handler::ListIocsCsv => ("List IOCs as CSV (RFC 4180, formula injection neutralized)".into(), "IOCs".into(), full.clone(), ok_ct("CSV", "text/csv")),
-        Handler::GetIoc => ("One IOC by id".into(), "IOCs".into(), vec![id.clone()], ok_json("The IOC")),
+        Handler::GetIoc => ("One IOC by id".into(), "IOCs".into(), vec![id.clone()], ok_json("The IOC (403 outside_lookback when it was last changed before the tier's lookback window)")),
         Handler::PostIocs => (
             "Submit IOCs: a JSON array (strings or objects with value, type, confidence, tlp, tags, source, reference, description, techniques, to_ids, first_seen) or text/plain, one per line".into(),
             "IOCs".into(),
@@ -112,7 +112,7 @@ fn operation(h: Handler) -> (String, String, Vec<Value>, Value) {
             "Look up one IOC (type auto-detected)".into(),
             "Lookup".into(),
             vec![q("value", "The IOC (defanged forms accepted).", json!({"type": "string"})), q("type", "Force a type.", types(true))],
-            ok_json("Whether iocd knows it, and its record"),
+            ok_json("Whether iocd knows it, and its record (outside the tier's lookback window: found and outside_lookback true, no record)"),
         ),
         Handler::ListKeys => ("List API keys".into(), "API Keys".into(), vec![], ok_json("Key records (never secrets)")),
         Handler::CreateKey => ("Create an API key: {\"name\", \"tier\", \"scopes\"}".into(), "API Keys".into(), vec![], json!({"201": {"description": "The key (shown once) and its record"}})),

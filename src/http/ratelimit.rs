@@ -124,6 +124,15 @@ impl Drop for Held<'_> {
     }
 }
 
+pub use crate::store::quotas::QuotaState;
+
+fn unix_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
 fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -232,6 +241,60 @@ impl Limiter {
             .unwrap_or(1)
     }
 
+    /// The per-key buckets that are not full, as of `now`, for
+    /// persisting ([`crate::http::quotas`]): a full bucket is what a key
+    /// starts with anyway, so it is not stored.
+    pub fn snapshot(&self, now: Instant) -> Vec<(String, QuotaState)> {
+        let unix_ms = unix_now_ms();
+        let mut m = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        m.iter_mut()
+            .filter_map(|(k, (minute, day))| {
+                let full = minute.is_full(now) & day.is_full(now);
+                (!full).then(|| {
+                    (
+                        k.clone(),
+                        QuotaState {
+                            minute_tokens: minute.tokens,
+                            minute_capacity: minute.capacity as u32,
+                            day_tokens: day.tokens,
+                            day_capacity: day.capacity as u32,
+                            saved_unix_ms: unix_ms,
+                        },
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// Puts persisted buckets back (server start): each refilled for the
+    /// wall-clock time since it was saved (none if the clock went back),
+    /// so a restart neither resets a spent daily quota nor withholds what
+    /// refilled meanwhile. A bucket whose tier limits changed since is
+    /// rebuilt full at the key's next request, as on a config reload.
+    pub fn restore(&self, states: Vec<(String, QuotaState)>, now: Instant) {
+        let unix_ms = unix_now_ms();
+        let mut m = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        for (k, q) in states {
+            let elapsed =
+                Duration::from_millis(unix_ms.saturating_sub(q.saved_unix_ms).max(0) as u64);
+            let bucket = |tokens: f64, capacity: u32, period: u64| {
+                let mut b = Bucket::new(capacity, Duration::from_secs(period), now);
+                if tokens.is_finite() {
+                    b.tokens = tokens.clamp(0.0, b.capacity);
+                }
+                b.tokens = (b.tokens + elapsed.as_secs_f64() * b.per_sec).min(b.capacity);
+                b
+            };
+            m.insert(
+                k,
+                (
+                    bucket(q.minute_tokens, q.minute_capacity, 60),
+                    bucket(q.day_tokens, q.day_capacity, 86_400),
+                ),
+            );
+        }
+    }
+
     /// Forgets a key's buckets (key revoked).
     pub fn forget(&self, key_id: &str) {
         self.keys
@@ -273,6 +336,39 @@ mod tests {
         assert!(!d.allowed);
         assert_eq!((d.window, d.window_limit), ("day", 2));
         assert_eq!(d.retry_after, 43_200);
+    }
+
+    #[test]
+    fn snapshot_restore_keeps_a_spent_day_quota() {
+        let l = Limiter::default();
+        let t0 = Instant::now();
+        assert!(l.check("k", 100, 2, t0).allowed);
+        assert!(l.check("k", 100, 2, t0).allowed);
+        assert!(l.check("fresh", 100, 2, t0).allowed);
+        let snap = l.snapshot(t0);
+        assert_eq!(snap.len(), 2);
+        let l2 = Limiter::default();
+        l2.restore(snap, t0);
+        let d = l2.check("k", 100, 2, t0);
+        assert!(!d.allowed);
+        assert_eq!(d.window, "day");
+        assert!(l2.check("fresh", 100, 2, t0).allowed);
+        // Garbage (NaN, negative) restores as a bucket within bounds.
+        let l3 = Limiter::default();
+        l3.restore(
+            vec![(
+                "x".into(),
+                QuotaState {
+                    minute_tokens: f64::NAN,
+                    minute_capacity: 10,
+                    day_tokens: -5.0,
+                    day_capacity: 10,
+                    saved_unix_ms: i64::MAX,
+                },
+            )],
+            t0,
+        );
+        assert_eq!(l3.check("x", 10, 10, t0).window, "day");
     }
 
     #[test]

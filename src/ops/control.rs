@@ -13,7 +13,8 @@
 //!
 //! Protocol: the client sends one command line; the server answers one
 //! status line, `ok` or `error <message>`, then the payload and closes:
-//! - `backup` → the backup stream ([`crate::store::backup`]);
+//! - `backup` → the backup stream ([`crate::store::backup`]), signed
+//!   with `<data_dir>/backup.key` ([`crate::ops::backup_key`]);
 //! - `verify` → the JSON [`crate::store::verify::VerifyReport`] (read-only:
 //!   repair needs the server stopped);
 //! - `ping` → nothing (is a server running here?).
@@ -62,13 +63,14 @@ pub fn serve(store: Arc<Store>, data_dir: &Path) -> std::io::Result<ControlSocke
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path)?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    let dd = data_dir.to_path_buf();
     std::thread::Builder::new()
         .name("iocd-control".into())
         .spawn(move || {
             for conn in listener.incoming() {
                 match conn {
                     Ok(s) => {
-                        if let Err(e) = handle(&store, s) {
+                        if let Err(e) = handle(&store, &dd, s) {
                             tracing::warn!(error = %e, "control socket request failed");
                         }
                     }
@@ -107,7 +109,7 @@ fn peer_uid(s: &UnixStream) -> std::io::Result<u32> {
     Ok(cred.uid)
 }
 
-fn handle(store: &Store, mut s: UnixStream) -> std::io::Result<()> {
+fn handle(store: &Store, data_dir: &Path, mut s: UnixStream) -> std::io::Result<()> {
     s.set_read_timeout(Some(READ_TIMEOUT))?;
     s.set_write_timeout(Some(WRITE_TIMEOUT))?;
     let uid = peer_uid(&s)?;
@@ -127,10 +129,16 @@ fn handle(store: &Store, mut s: UnixStream) -> std::io::Result<()> {
     BufReader::new(std::io::Read::take(&s, 1024)).read_line(&mut line)?;
     match line.trim() {
         "backup" => {
+            // Signed with the operator's backup key (created at the first
+            // backup if `iocd init` did not).
+            let key = match crate::ops::backup_key::load_or_create(data_dir) {
+                Ok((k, _)) => k,
+                Err(e) => return writeln!(s, "error no backup key: {e:#}"),
+            };
             tracing::info!("control socket: backup started");
             s.write_all(b"ok\n")?;
             let mut w = std::io::BufWriter::with_capacity(256 * 1024, &s);
-            match store.backup(&mut w) {
+            match store.backup(&mut w, &key) {
                 Ok(sum) => {
                     w.flush()?;
                     tracing::info!(

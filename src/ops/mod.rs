@@ -4,7 +4,9 @@
 //! keeping file ownership right when an operator runs an offline command
 //! as root ([`match_owner`]).
 
+pub mod backup_key;
 pub mod control;
+pub mod files;
 pub mod sdnotify;
 
 use std::path::Path;

@@ -1,16 +1,26 @@
 //! Backups: a consistent, versioned copy of the store's two trees.
 //!
-//! # Format (`.iocdbak`, version 1)
+//! # Format (`.iocdbak`, version 2)
 //!
 //! A byte stream, integers big-endian:
 //!
 //! ```text
 //! magic    "IOCDBAK\n"                      8 bytes
-//! version  u8 = 1
-//! header   u32 length ++ JSON {"iocd_version", "created", "store_layout": 2, "trees": ["iocs", "keys"]}
+//! version  u8 = 2
+//! header   u32 length ++ JSON {"iocd_version", "created", "store_layout": 2, "trees": ["iocs", "keys"],
+//!                               "mac": "hmac-sha256", "mac_key_id": "<16 hex>"}
 //! entry*   u8 tree (1 = iocs, 2 = keys) ++ u32 key length ++ key ++ u32 value length ++ value
 //! trailer  u8 0xFF ++ u64 entry count ++ SHA-256 (32 bytes) of every byte before the digest
+//!          ++ HMAC-SHA256 (32 bytes) of every byte before it, under the backup key
 //! ```
+//!
+//! The SHA-256 catches damage; the HMAC catches edits: it is keyed with the
+//! operator's backup key ([`BackupKey`], `<data_dir>/backup.key`), so a
+//! backup whose key record was edited to `admin`, or whose IOCs were
+//! changed, and the checksum recomputed, does not verify. Version 1 (iocd
+//! before backups were signed) is the same without the HMAC and without
+//! the `mac` header fields; it still restores, but only when the operator
+//! says it is trusted (`iocd restore --trust-unsigned`).
 //!
 //! Entries are the raw key/value pairs of the `iocs` tree (blocks,
 //! headers, patches, counters, tombstones; layout in the module doc of
@@ -33,11 +43,14 @@
 
 use super::{Store, StoreError};
 use ring::digest::{Context, SHA256};
+use ring::hmac;
 use std::io::{Read, Write};
 use std::path::Path;
 
 const MAGIC: &[u8; 8] = b"IOCDBAK\n";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
+/// The unsigned format a restore still reads.
+const VERSION_UNSIGNED: u8 = 1;
 /// Key layout of the `iocs` tree this build reads and writes.
 const STORE_LAYOUT: u64 = 2;
 /// Older key layouts a restore accepts (converted at the next open).
@@ -66,6 +79,44 @@ pub enum BackupError {
     Checksum,
 }
 
+/// The operator's backup key: HMAC-SHA256 key of backup signatures, and
+/// its public id (the first 16 hex characters of the SHA-256 of the key),
+/// which a backup names so a restore can say which key it needs.
+pub struct BackupKey {
+    key: hmac::Key,
+    pub id: String,
+}
+
+impl BackupKey {
+    /// A key from its 32 secret bytes.
+    pub fn from_bytes(secret: &[u8; 32]) -> BackupKey {
+        let d = ring::digest::digest(&SHA256, secret);
+        let id = d.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect();
+        BackupKey {
+            key: hmac::Key::new(hmac::HMAC_SHA256, secret),
+            id,
+        }
+    }
+}
+
+/// What a restore could tell of a backup's signature.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "status", content = "key_id")]
+pub enum Signature {
+    /// Format 1: made before backups were signed.
+    #[default]
+    Unsigned,
+    /// Signed with the key given, and the signature matches.
+    Valid,
+    /// Signed, but no key was given to check it (`key_id` names it).
+    Unchecked(String),
+    /// Signed with another key (`key_id` names it).
+    OtherKey(String),
+    /// Signed with the key given, but the content does not match the
+    /// signature: the backup was altered.
+    Invalid,
+}
+
 /// What a backup holds.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct BackupSummary {
@@ -77,12 +128,15 @@ pub struct BackupSummary {
     pub keys: u64,
     /// Bytes of the backup stream.
     pub bytes: u64,
+    /// The signature check.
+    pub signature: Signature,
 }
 
 /// A writer that hashes and counts what passes through.
 struct HashingWriter<'a> {
     inner: &'a mut dyn Write,
     hash: Context,
+    mac: hmac::Context,
     bytes: u64,
 }
 
@@ -90,6 +144,7 @@ impl Write for HashingWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.inner.write(buf)?;
         self.hash.update(&buf[..n]);
+        self.mac.update(&buf[..n]);
         self.bytes += n as u64;
         Ok(n)
     }
@@ -101,6 +156,8 @@ impl Write for HashingWriter<'_> {
 struct HashingReader<'a> {
     inner: &'a mut dyn Read,
     hash: Context,
+    /// Started once the header names the key (fed the bytes before it).
+    mac: Option<hmac::Context>,
     bytes: u64,
 }
 
@@ -113,6 +170,9 @@ impl HashingReader<'_> {
             _ => BackupError::Io(e),
         })?;
         self.hash.update(buf);
+        if let Some(m) = &mut self.mac {
+            m.update(buf);
+        }
         self.bytes += buf.len() as u64;
         Ok(())
     }
@@ -153,11 +213,16 @@ fn put_item(w: &mut HashingWriter<'_>, tree: u8, k: &[u8], v: &[u8]) -> std::io:
 impl Store {
     /// Writes a consistent backup of the whole store to `out` (see the
     /// module doc for the format). Blocks writers until done.
-    pub fn backup(&self, out: &mut dyn Write) -> Result<BackupSummary, BackupError> {
+    pub fn backup(
+        &self,
+        out: &mut dyn Write,
+        key: &BackupKey,
+    ) -> Result<BackupSummary, BackupError> {
         let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let mut w = HashingWriter {
             inner: out,
             hash: Context::new(&SHA256),
+            mac: hmac::Context::with_key(&key.key),
             bytes: 0,
         };
         let header = serde_json::json!({
@@ -165,6 +230,8 @@ impl Store {
             "created": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             "store_layout": STORE_LAYOUT,
             "trees": ["iocs", "keys"],
+            "mac": "hmac-sha256",
+            "mac_key_id": key.id,
         })
         .to_string();
         w.write_all(MAGIC)?;
@@ -189,21 +256,34 @@ impl Store {
         w.write_all(&(s.iocs_entries + s.keys).to_be_bytes())?;
         let digest = w.hash.clone().finish();
         w.inner.write_all(digest.as_ref())?;
+        w.mac.update(digest.as_ref());
+        let tag = w.mac.clone().sign();
+        w.inner.write_all(tag.as_ref())?;
         w.inner.flush()?;
-        s.bytes = w.bytes + digest.as_ref().len() as u64;
+        s.bytes = w.bytes + 64;
+        s.signature = Signature::Valid;
         Ok(s)
     }
 }
 
+/// Equal bytes, compared in time independent of where they differ.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Reads a whole backup stream, handing each entry to `sink`, and checks
-/// the format, sizes, entry count and SHA-256. Returns the summary.
+/// the format, sizes, entry count and SHA-256, and the HMAC with `key`
+/// when one is given. Returns the summary; its `signature` says what the
+/// HMAC check found (the caller decides whether to accept it).
 fn read_stream(
     input: &mut dyn Read,
+    key: Option<&BackupKey>,
     sink: &mut dyn FnMut(u8, Vec<u8>, Vec<u8>) -> Result<(), BackupError>,
 ) -> Result<BackupSummary, BackupError> {
     let mut r = HashingReader {
         inner: input,
         hash: Context::new(&SHA256),
+        mac: None,
         bytes: 0,
     };
     let mut magic = [0u8; 8];
@@ -214,7 +294,7 @@ fn read_stream(
         ));
     }
     let version = r.u8()?;
-    if version != VERSION {
+    if version != VERSION && version != VERSION_UNSIGNED {
         return Err(BackupError::Format(format!(
             "backup format {version} is unknown to iocd {} (made by a newer version?)",
             env!("CARGO_PKG_VERSION")
@@ -236,6 +316,28 @@ fn read_stream(
         )));
     }
     let mut s = BackupSummary::default();
+    let mut signature = Signature::Unsigned;
+    if version == VERSION {
+        let id = header["mac_key_id"].as_str().unwrap_or("").to_string();
+        if header["mac"] != "hmac-sha256" || id.is_empty() {
+            return Err(BackupError::Format(
+                "the header names no signature (mac, mac_key_id)".into(),
+            ));
+        }
+        signature = match key {
+            None => Signature::Unchecked(id),
+            Some(k) if k.id != id => Signature::OtherKey(id),
+            Some(k) => {
+                let mut m = hmac::Context::with_key(&k.key);
+                m.update(MAGIC);
+                m.update(&[version]);
+                m.update(&hlen.to_be_bytes());
+                m.update(&h);
+                r.mac = Some(m);
+                Signature::Valid
+            }
+        };
+    }
     let mut last_tree = TREE_IOCS;
     loop {
         let tag = r.u8()?;
@@ -270,6 +372,20 @@ fn read_stream(
     if want.as_ref() != got || count != s.iocs_entries + s.keys {
         return Err(BackupError::Checksum);
     }
+    if version == VERSION {
+        let mut tag = [0u8; 32];
+        r.inner.read_exact(&mut tag).map_err(|_| {
+            BackupError::Format("the signature is missing (truncated copy?)".into())
+        })?;
+        if let Some(mut m) = r.mac.take() {
+            m.update(&got);
+            if !same(m.sign().as_ref(), &tag) {
+                signature = Signature::Invalid;
+            }
+        }
+        r.bytes += 32;
+    }
+    s.signature = signature;
     let mut extra = [0u8; 1];
     if r.inner.read(&mut extra)? != 0 {
         return Err(BackupError::Format(
@@ -283,8 +399,12 @@ fn read_stream(
 /// Checks a backup stream completely (format, sizes, count, SHA-256)
 /// without restoring it: `iocd backup` runs the stream it receives from
 /// the server through this, so a backup it reports as written is whole.
-pub fn inspect(input: &mut dyn Read) -> Result<BackupSummary, BackupError> {
-    read_stream(input, &mut |_, _, _| Ok(()))
+/// With `key`, the signature is checked too (see [`BackupSummary::signature`]).
+pub fn inspect(
+    input: &mut dyn Read,
+    key: Option<&BackupKey>,
+) -> Result<BackupSummary, BackupError> {
+    read_stream(input, key, &mut |_, _, _| Ok(()))
 }
 
 /// Loads a backup into a new store at `dir`, which must not exist or be
@@ -292,7 +412,16 @@ pub fn inspect(input: &mut dyn Read) -> Result<BackupSummary, BackupError> {
 /// error the partly written `dir` is left for the caller to delete (the CLI
 /// restores into a temporary directory and renames it into place only on
 /// success).
-pub fn restore(dir: &Path, input: &mut dyn Read) -> Result<BackupSummary, BackupError> {
+///
+/// The signature is checked with `key` when given and reported in the
+/// summary; refusing an unsigned or altered backup is the caller's call
+/// (`iocd restore` refuses both unless `--trust-unsigned`), made before
+/// the loaded copy is put in place.
+pub fn restore(
+    dir: &Path,
+    input: &mut dyn Read,
+    key: Option<&BackupKey>,
+) -> Result<BackupSummary, BackupError> {
     if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
         return Err(BackupError::Format(format!(
             "{} is not empty",
@@ -307,7 +436,7 @@ pub fn restore(dir: &Path, input: &mut dyn Read) -> Result<BackupSummary, Backup
     let keys = db.open_tree("keys")?;
     let (mut bi, mut bk) = (sled::Batch::default(), sled::Batch::default());
     let (mut ni, mut nk) = (0usize, 0usize);
-    let s = read_stream(input, &mut |tag, k, v| {
+    let s = read_stream(input, key, &mut |tag, k, v| {
         if tag == TREE_IOCS {
             bi.insert(k, v);
             ni += 1;
@@ -348,12 +477,23 @@ mod tests {
             .unwrap();
         let (_, rec) = crate::apikeys::new_key("k", "pro", vec!["admin".into()]).unwrap();
         a.put_key(&rec).unwrap();
+        let key = BackupKey::from_bytes(&[7u8; 32]);
+        let other = BackupKey::from_bytes(&[8u8; 32]);
         let mut buf = Vec::new();
-        let s = a.backup(&mut buf).unwrap();
+        let s = a.backup(&mut buf, &key).unwrap();
         assert_eq!((s.records, s.keys, s.bytes), (100, 1, buf.len() as u64));
+        assert_eq!(s.signature, Signature::Valid);
 
-        assert_eq!(inspect(&mut &buf[..]).unwrap(), s);
-        let s2 = restore(&d.path().join("b"), &mut &buf[..]).unwrap();
+        assert_eq!(inspect(&mut &buf[..], Some(&key)).unwrap(), s);
+        assert_eq!(
+            inspect(&mut &buf[..], None).unwrap().signature,
+            Signature::Unchecked(key.id.clone())
+        );
+        assert_eq!(
+            inspect(&mut &buf[..], Some(&other)).unwrap().signature,
+            Signature::OtherKey(key.id.clone())
+        );
+        let s2 = restore(&d.path().join("b"), &mut &buf[..], Some(&key)).unwrap();
         assert_eq!(s2, s);
         let b = Store::open(&d.path().join("b")).unwrap();
         assert_eq!(b.counts().unwrap(), a.counts().unwrap());
@@ -362,21 +502,35 @@ mod tests {
         let pb: Vec<_> = b.iocs.iter().map(|kv| kv.unwrap()).collect();
         assert_eq!(pa, pb);
 
+        // An edit with the SHA-256 recomputed passes the checksum, not the
+        // signature.
+        let mut edited = buf.clone();
+        // 20 bytes before the trailer: inside the last key record's value.
+        let at = edited.len() - 73 - 20;
+        edited[at] ^= 1;
+        let body = edited.len() - 64;
+        let sha = ring::digest::digest(&SHA256, &edited[..body]);
+        edited[body..body + 32].copy_from_slice(sha.as_ref());
+        assert_eq!(
+            inspect(&mut &edited[..], Some(&key)).unwrap().signature,
+            Signature::Invalid
+        );
+
         // A flipped byte, a truncation and trailing junk are all refused.
         let mut bad = buf.clone();
         let mid = bad.len() / 2;
         bad[mid] ^= 1;
-        assert!(restore(&d.path().join("c"), &mut &bad[..]).is_err());
-        assert!(inspect(&mut &bad[..]).is_err());
-        assert!(restore(&d.path().join("d"), &mut &buf[..buf.len() - 5]).is_err());
+        assert!(restore(&d.path().join("c"), &mut &bad[..], Some(&key)).is_err());
+        assert!(inspect(&mut &bad[..], Some(&key)).is_err());
+        assert!(restore(&d.path().join("d"), &mut &buf[..buf.len() - 5], Some(&key)).is_err());
         let mut long = buf.clone();
         long.push(0);
-        assert!(restore(&d.path().join("e"), &mut &long[..]).is_err());
+        assert!(restore(&d.path().join("e"), &mut &long[..], Some(&key)).is_err());
         assert!(matches!(
-            restore(&d.path().join("f"), &mut &b"hello"[..]),
+            restore(&d.path().join("f"), &mut &b"hello"[..], None),
             Err(BackupError::Format(_))
         ));
         // Not into a non-empty directory.
-        assert!(restore(&d.path().join("b"), &mut &buf[..]).is_err());
+        assert!(restore(&d.path().join("b"), &mut &buf[..], None).is_err());
     }
 }

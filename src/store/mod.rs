@@ -28,7 +28,8 @@
 //! `(t, id)` (see `query.rs`). A new IOC costs ~1/32 of a sled insert; a
 //! re-sighting an id-index lookup, one record read and a patch update.
 //!
-//! API keys live in their own tree, `keys` (see [`keys`]).
+//! API keys live in their own tree, `keys` (see [`keys`]); the rate-limit
+//! buckets kept across restarts in `quotas` (see [`quotas`]).
 //!
 //! [`backup`] copies both trees consistently; [`verify`] checks (and
 //! repairs) the invariants above.
@@ -46,6 +47,7 @@ pub mod index;
 pub mod keys;
 mod migrate;
 mod query;
+pub mod quotas;
 pub(crate) mod retime;
 pub mod verify;
 

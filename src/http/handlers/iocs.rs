@@ -79,22 +79,34 @@ fn parse_id(s: &str) -> Result<Uuid, ApiError> {
         .map_err(|_| ApiError::invalid_parameter("id", format!("'{s}' is not an IOC id (a UUID)")))
 }
 
-/// `GET /api/v1/iocs/{id}`: the record; 404 unknown; 410 deleted.
+/// `GET /api/v1/iocs/{id}`: the record; 404 unknown; 410 deleted (with
+/// its type, value and reason only when deleted inside the caller's
+/// lookback window); 403 `outside_lookback` when the record was last
+/// changed before the tier's lookback window (the listing would not show
+/// it either).
 pub async fn get(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let id = parse_id(ctx.param.unwrap_or(""))?;
     let store = ctx.state.store.clone();
     let (rec, tomb) = blocking(move || Ok((store.get(&id)?, store.tombstone(&id)?))).await?;
     match (rec, tomb) {
+        (Some(i), _) if !ctx.within_lookback(&i)? => Err(ctx.outside_lookback()?),
         (Some(i), _) => Ok(json_response(
             StatusCode::OK,
             &json!(IocRecord::new(&i, None)),
         )),
-        (None, Some(t)) => Err(ApiError::new(
-            StatusCode::GONE,
-            "ioc_deleted",
-            "This IOC was deleted as a false positive.",
-        )
-        .with_details(json!({"type": t.ioc_type, "value": t.value, "reason": t.reason}))),
+        (None, Some(t)) => {
+            let e = ApiError::new(
+                StatusCode::GONE,
+                "ioc_deleted",
+                "This IOC was deleted as a false positive.",
+            );
+            let recent = t.deleted_at >= ctx.lookback_start()?.timestamp_micros();
+            Err(if recent {
+                e.with_details(json!({"type": t.ioc_type, "value": t.value, "reason": t.reason}))
+            } else {
+                e
+            })
+        }
         (None, None) => Err(ApiError::not_found(format!("No IOC with id {id}"))),
     }
 }
@@ -339,6 +351,11 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
 /// record, reporting sources, a risk score, its ATT&CK techniques (names and
 /// tactics from the embedded table) and hunting queries for Splunk,
 /// Sentinel and Elastic — also for values iocd does not know.
+///
+/// A record last changed before the tier's lookback window is answered as
+/// `found: true, outside_lookback: true` with `ioc: null`, no sources, no
+/// risk and only the techniques the query itself names: the caller learns
+/// that the value is known, not what iocd knows of it.
 pub async fn lookup(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let raw = ctx
         .params
@@ -353,6 +370,15 @@ pub async fn lookup(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let id = indicator_id(n.ioc_type, &n.value);
     let store = ctx.state.store.clone();
     let (rec, tomb) = blocking(move || Ok((store.get(&id)?, store.tombstone(&id)?))).await?;
+    // Outside the tier lookback, lookup stays "free-tier friendly": it says
+    // the value is known (`found`, `outside_lookback: true`) but returns
+    // nothing of the record (no details, sources, risk or techniques).
+    let outside = match &rec {
+        Some(i) => !ctx.within_lookback(i)?,
+        None => false,
+    };
+    let found = rec.is_some();
+    let rec = if outside { None } else { rec };
     // Risk: the stored confidence, raised 5 points per extra reporting
     // source (corroboration), capped at 100; levels as for confidence.
     let risk = rec.as_ref().map(|i| {
@@ -382,7 +408,8 @@ pub async fn lookup(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
             "type": n.ioc_type,
             "value": n.value,
             "reserved": n.reserved,
-            "found": rec.is_some(),
+            "found": found,
+            "outside_lookback": outside,
             "deleted": tomb.is_some(),
             "ioc": rec.as_ref().map(|i| IocRecord::new(i, None)),
             "sources": rec.as_ref().map(|i| i.sources.clone()).unwrap_or_default(),

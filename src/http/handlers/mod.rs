@@ -42,6 +42,39 @@ impl Ctx<'_> {
         Ok(Utc::now() - Duration::days(i64::from(days)))
     }
 
+    /// Whether an IOC lies inside the caller's lookback window: its index
+    /// time (`modified`: what the listing's `since` bounds and TAXII's
+    /// lookback floor compares) is at or after [`Ctx::lookback_start`].
+    /// Routes that read one IOC by id or value answer through this, so
+    /// every read route agrees with the listing.
+    pub fn within_lookback(&self, i: &crate::ioc::Indicator) -> Result<bool, ApiError> {
+        Ok(i.modified >= self.lookback_start()?)
+    }
+
+    /// 403 `outside_lookback`: the IOC exists but was last changed before
+    /// the caller's tier lookback window. Details: `lookback_days`, `tier`
+    /// (and `upgrade_url` when configured); never the record.
+    pub fn outside_lookback(&self) -> Result<ApiError, ApiError> {
+        let p = self.principal()?;
+        let mut details = serde_json::json!({
+            "lookback_days": p.limits.lookback_days,
+            "tier": p.tier,
+        });
+        let up = self.state.config().server.upgrade_url.clone();
+        if !up.is_empty() {
+            details["upgrade_url"] = serde_json::json!(up);
+        }
+        Ok(ApiError::new(
+            hyper::StatusCode::FORBIDDEN,
+            "outside_lookback",
+            format!(
+                "This IOC was last changed more than {} day(s) ago, outside the lookback window of your tier ({}).",
+                p.limits.lookback_days, p.tier
+            ),
+        )
+        .with_details(details))
+    }
+
     /// `since` from the query, clamped to the tier lookback (spec: "Clamped
     /// to tier lookback"); absent means the lookback start.
     pub fn since_clamped(&self) -> Result<DateTime<Utc>, ApiError> {
