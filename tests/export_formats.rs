@@ -28,6 +28,7 @@ fn obs(raw: &str, confidence: u8) -> Observation {
     o.source = Some(Source {
         name: "eset".into(),
         reference: None,
+        direction: None,
     });
     o
 }
@@ -45,6 +46,7 @@ fn fixture() -> (tempfile::TempDir, Vec<Indicator>) {
     ip.source = Some(Source {
         name: "eset".into(),
         reference: Some(COMMENT.into()),
+        direction: None,
     });
     v.push(ip);
     v.push(obs("8.8.4.4", 20)); // low → clear

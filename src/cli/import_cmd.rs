@@ -24,6 +24,7 @@ use crate::store::{IngestReport, Store, StoreError};
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -36,6 +37,9 @@ pub const MAX_FILE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
 /// Rejected-item reasons kept per file for the summary.
 const REASONS_PER_FILE: usize = 5;
+
+/// Distinct unmapped type names counted per file (the rest as `(other)`).
+const MAX_UNMAPPED_TYPES: usize = 64;
 
 /// Import IOC files (MISP event JSON, CSV, text lists, STIX 2.1 bundles).
 #[derive(clap::Args, Debug, Clone)]
@@ -77,6 +81,9 @@ pub struct FileReport {
     pub rejected: u64,
     /// Items without a supported IOC type.
     pub skipped: u64,
+    /// Of those, the ones of a type iocd does not map, by the type name the
+    /// file uses (`text`, `filename`, `link` …).
+    pub unmapped: BTreeMap<String, u64>,
     /// First rejected reasons (with line numbers where they apply).
     pub errors: Vec<String>,
     pub warnings: Vec<String>,
@@ -105,6 +112,8 @@ pub struct Summary {
     pub suppressed: u64,
     pub rejected: u64,
     pub skipped_items: u64,
+    /// Items of types iocd does not map, by type name, over all files.
+    pub unmapped_types: BTreeMap<String, u64>,
     pub files: Vec<FileReport>,
     pub skipped_files: Vec<SkippedFile>,
 }
@@ -294,6 +303,15 @@ fn import_file(
                 }
             }
             Item::Skipped => rep.skipped += 1,
+            Item::Unmapped(t) => {
+                rep.skipped += 1;
+                // Bounded: a file can name many odd types, the report not.
+                if rep.unmapped.len() < MAX_UNMAPPED_TYPES || rep.unmapped.contains_key(&t) {
+                    *rep.unmapped.entry(t).or_default() += 1;
+                } else {
+                    *rep.unmapped.entry("(other)".into()).or_default() += 1;
+                }
+            }
         }
         n += 1;
         if n % 16_384 == 0 {
@@ -324,6 +342,9 @@ fn import_file(
     summary.observations += rep.observations;
     summary.rejected += rep.rejected;
     summary.skipped_items += rep.skipped;
+    for (t, n) in &rep.unmapped {
+        *summary.unmapped_types.entry(t.clone()).or_default() += n;
+    }
     summary.files.push(rep);
     Ok(())
 }
@@ -503,6 +524,14 @@ fn print_summary(s: &Summary) {
         "IOCs: {} read: {} new, {} updated, {} unchanged, {} suppressed (deleted earlier); {} rejected; {} items without a supported IOC type skipped",
         s.observations, s.new, s.updated, s.unchanged, s.suppressed, s.rejected, s.skipped_items
     );
+    if !s.unmapped_types.is_empty() {
+        let by_type: Vec<String> = s
+            .unmapped_types
+            .iter()
+            .map(|(t, n)| format!("{t} {n}"))
+            .collect();
+        eprintln!("skipped by type (no iocd IOC type): {}", by_type.join(", "));
+    }
     for f in &s.files {
         if let Some(reason) = &f.failed {
             eprintln!("FAILED {}: {reason}", f.path);

@@ -206,7 +206,8 @@ impl<'a> CsvItems<'a> {
                 None => match IocType::from_str(t) {
                     Ok(it) if !l.misp => vec![(Want::Type(it), value)],
                     _ => {
-                        self.pending.push_back(Item::Skipped);
+                        self.pending
+                            .push_back(Item::Unmapped(misp::unmapped_name(t)));
                         return;
                     }
                 },

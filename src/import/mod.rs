@@ -33,6 +33,7 @@ pub mod text;
 use crate::ioc::{normalize, IocError, IocType, Normalized, Observation, Source, Tlp};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -93,13 +94,18 @@ impl fmt::Display for ItemError {
 }
 
 /// One step of an import: an IOC, a rejected item, or an item that is well
-/// formed but carries no supported IOC (a MISP `filename` attribute, a STIX
-/// comparison on `file:name`): counted, not reported.
+/// formed but carries no supported IOC: counted, not reported as an error.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Item {
     Observation(Observation),
     Error(ItemError),
+    /// Nothing to import (a deleted MISP attribute, a STIX comparison on
+    /// `file:name`).
     Skipped,
+    /// An item of a type iocd has no IOC type for, named as the file names
+    /// it (MISP `text`, `filename`, `link`, a CSV row typed `regkey`): the
+    /// summary counts these by type name.
+    Unmapped(String),
 }
 
 /// A whole file parsed into memory (see [`parse_bytes`]).
@@ -109,8 +115,11 @@ pub struct Parsed {
     pub format: Format,
     pub observations: Vec<Observation>,
     pub errors: Vec<ItemError>,
-    /// Items without a supported IOC type.
+    /// Items without a supported IOC type ([`Item::Skipped`] and
+    /// [`Item::Unmapped`]).
     pub skipped: u64,
+    /// [`Item::Unmapped`] counts by type name.
+    pub unmapped: BTreeMap<String, u64>,
     /// File-level notes that did not stop the import (trailing commas fixed).
     pub warnings: Vec<String>,
 }
@@ -201,6 +210,7 @@ pub fn parse_bytes(
         observations: Vec::new(),
         errors: Vec::new(),
         skipped: 0,
+        unmapped: BTreeMap::new(),
         warnings: items.warnings.clone(),
     };
     for item in items {
@@ -208,6 +218,10 @@ pub fn parse_bytes(
             Item::Observation(o) => p.observations.push(o),
             Item::Error(e) => p.errors.push(e),
             Item::Skipped => p.skipped += 1,
+            Item::Unmapped(t) => {
+                p.skipped += 1;
+                *p.unmapped.entry(t).or_default() += 1;
+            }
         }
     }
     Ok(p)
@@ -305,6 +319,7 @@ impl Ctx {
             o.source = Some(Source {
                 name: self.default_source(),
                 reference: Some(self.file_name.clone()),
+                direction: None,
             });
         }
         o.tags.extend(self.defaults.tags.iter().cloned());
@@ -720,6 +735,7 @@ mod tests {
             Some(Source {
                 name: "feed".into(),
                 reference: Some("list.txt".into())
+                direction: None,
             })
         );
     }

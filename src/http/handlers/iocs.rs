@@ -167,11 +167,13 @@ fn observation_from(item: PostItem, default_source: &Source) -> Result<Observati
             o.source = Some(Source {
                 name,
                 reference: p.reference,
+                direction: None,
             });
         } else if p.reference.is_some() {
             o.source = Some(Source {
                 name: default_source.name.clone(),
                 reference: p.reference,
+                direction: None,
             });
         }
         o.description = p.description;
@@ -203,6 +205,7 @@ pub async fn post(ctx: &Ctx<'_>, body: Incoming) -> Result<Response<Body>, ApiEr
     let source = Source {
         name: "api".into(),
         reference: Some(format!("key {} ({})", who.name, who.key_id)),
+        direction: None,
     };
     let mut errors: Vec<Value> = Vec::new();
     let mut obs = Vec::new();
