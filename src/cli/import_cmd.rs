@@ -60,6 +60,11 @@ pub struct ImportArgs {
     /// Tag added to every imported IOC (repeatable).
     #[arg(long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
+    /// CSV column holding IOCs, by header name (repeatable; any case): read
+    /// these instead of the columns the header names (`Domain`, `SHA256`,
+    /// `value` …). For CSV layouts iocd does not recognize.
+    #[arg(long = "column", value_name = "NAME")]
+    pub columns: Vec<String>,
     /// Also print a one-line JSON summary on stdout.
     #[arg(long)]
     pub json: bool,
@@ -138,6 +143,7 @@ pub fn import(store: &Store, args: &ImportArgs) -> Result<Summary> {
         source: args.source.clone(),
         confidence: args.confidence,
         tags: args.tags.clone(),
+        columns: args.columns.clone(),
     };
     let mut summary = Summary::default();
     let mut files = Vec::new();

@@ -70,6 +70,9 @@ pub struct ImportDefaults {
     pub confidence: Option<u8>,
     /// Tags (`--tag`) added to every observation.
     pub tags: Vec<String>,
+    /// CSV columns holding IOCs (`--column`, header names, any case):
+    /// overrides the columns the header would name. Empty: by header.
+    pub columns: Vec<String>,
 }
 
 /// Source name used when neither the file nor `--source` names one.
@@ -542,6 +545,8 @@ fn sniff_line_format(bytes: &[u8], file_name: &str) -> Result<Format, FileError>
         {
             Ok(Format::Csv)
         }
+        // A one-column table (`MD5` then hashes): its header is no bad IOC.
+        Some(l) if csv::ioc_column(&csv::column_name(&l)).is_some() => Ok(Format::Csv),
         _ => Ok(Format::Text),
     }
 }
@@ -725,6 +730,7 @@ mod tests {
             source: Some("feed".into()),
             confidence: Some(80),
             tags: vec!["x".into(), "a".into()],
+            columns: Vec::new(),
         };
         let p = parse_bytes(b"evil.com\n", "list.txt", Format::Auto, &d).unwrap();
         let o = &p.observations[0];
@@ -734,7 +740,7 @@ mod tests {
             o.source,
             Some(Source {
                 name: "feed".into(),
-                reference: Some("list.txt".into())
+                reference: Some("list.txt".into()),
                 direction: None,
             })
         );

@@ -319,6 +319,7 @@ fn process(store: &Store, bytes: &[u8], id: Uuid, who: &Principal) -> Result<Vec
         source: Some("taxii".into()),
         confidence: None,
         tags: Vec::new(),
+        columns: Vec::new(),
     };
     let file_name = format!("TAXII submission {id} by key {} ({})", who.name, who.key_id);
     let mut results = Vec::with_capacity(objects.len());

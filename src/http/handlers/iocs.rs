@@ -267,6 +267,7 @@ pub async fn post(ctx: &Ctx<'_>, body: Incoming) -> Result<Response<Body>, ApiEr
                 source: Some(source.name.clone()),
                 confidence: None,
                 tags: Vec::new(),
+                columns: Vec::new(),
             };
             let parsed = crate::import::parse_bytes(
                 &bytes,
