@@ -10,7 +10,7 @@
 //! failure is detected before its first observation. The others import
 //! what they can and report their rejected lines. Directories are walked
 //! recursively in name order; files whose name shows they are not IOC data
-//! (documentation, detection rules, code, keys, unsupported XML formats,
+//! (documentation, detection rules, code, keys, XML that is not OpenIOC,
 //! git symlink placeholders) are skipped and counted, and so is a text file
 //! in which no line at all is an IOC (a word list, rules in a `.txt`); a
 //! file named explicitly on the command line is always parsed and reported.
@@ -41,7 +41,8 @@ const REASONS_PER_FILE: usize = 5;
 /// Distinct unmapped type names counted per file (the rest as `(other)`).
 const MAX_UNMAPPED_TYPES: usize = 64;
 
-/// Import IOC files (MISP event JSON, CSV, text lists, STIX 2.1 bundles).
+/// Import IOC files (MISP event JSON, CSV, text lists, STIX 2.1 bundles,
+/// OpenIOC 1.0/1.1 XML).
 #[derive(clap::Args, Debug, Clone)]
 pub struct ImportArgs {
     /// Files or directories (walked recursively) to import.
@@ -278,7 +279,9 @@ fn import_file(
         // In a directory walk, JSON that is neither MISP nor STIX (a config,
         // a tool's output) is listed as skipped, like other non-IOC files; a
         // file named on the command line still fails.
-        Err(e @ FileError::UnknownJson { .. }) if !explicit && format == Format::Auto => {
+        Err(e @ (FileError::UnknownJson { .. } | FileError::Unsupported(_)))
+            if !explicit && format == Format::Auto =>
+        {
             summary.files_skipped += 1;
             summary.skipped_files.push(SkippedFile {
                 path: shown,
@@ -482,7 +485,6 @@ pub fn skip_reason(path: &Path) -> Option<&'static str> {
         "yar" | "yara" | "yml" | "yaml" | "rules" | "snort" | "sigma" => "detection rules",
         "py" | "pl" | "sh" | "ps1" | "js" | "rb" | "go" | "c" | "h" | "rs" | "ksy" => "source code",
         "pem" | "crt" | "cer" | "der" | "key" | "p12" => "certificate or key",
-        "ioc" | "xml" => "OpenIOC / XML (not an import format)",
         "zip" | "gz" | "tgz" | "7z" | "rar" | "tar" | "png" | "jpg" | "jpeg" | "gif" | "svg"
         | "exe" | "dll" | "bin" => "archive, image or binary",
         _ => return None,
@@ -576,7 +578,7 @@ mod tests {
             ("Makefile", true),
             ("rules.yar", true),
             ("sigma.yml", true),
-            ("windigo.ioc", true),
+            ("windigo.ioc", false),
             ("samples.sha256", false),
             ("iocs.txt", false),
             ("event.json", false),

@@ -8,6 +8,7 @@
 //! | [`Format::Csv`]  | [`csv`]  | MISP CSV export columns, or plain `value[,type]` rows |
 //! | [`Format::Text`] | [`text`] | one IOC per line, `#`/`//` comments, defanged values |
 //! | [`Format::Stix`] | [`stix`] | STIX 2.1 bundles: indicator patterns, SCOs, vulnerability, attack-pattern |
+//! | [`Format::OpenIoc`] | [`openioc`] | OpenIOC 1.0 (`<ioc>`) and 1.1 (`<OpenIOC>`) XML: network, DNS, URL, email and file-hash terms |
 //!
 //! Every value goes through [`crate::ioc::normalize`]; importers only decide
 //! *which* strings are IOCs and what type hint they carry.
@@ -27,6 +28,7 @@
 pub mod csv;
 mod lenient_json;
 pub mod misp;
+pub mod openioc;
 pub mod stix;
 pub mod text;
 
@@ -46,6 +48,9 @@ pub enum Format {
     Csv,
     Text,
     Stix,
+    /// OpenIOC 1.0 / 1.1 XML.
+    #[value(name = "openioc")]
+    OpenIoc,
 }
 
 impl fmt::Display for Format {
@@ -56,6 +61,7 @@ impl fmt::Display for Format {
             Format::Csv => "csv",
             Format::Text => "text",
             Format::Stix => "stix",
+            Format::OpenIoc => "openioc",
         })
     }
 }
@@ -152,6 +158,8 @@ pub enum FileError {
     UnknownJson { found: String },
     #[error("not a {format} file: {reason}; try --format auto")]
     WrongFormat { format: Format, reason: String },
+    #[error("invalid XML at line {line}: {msg}")]
+    InvalidXml { line: usize, msg: String },
     #[error("unsupported format: {0}")]
     Unsupported(String),
     #[error("the file is {size} bytes; JSON files over {limit} bytes are not imported — split it, or export it as CSV")]
@@ -247,9 +255,11 @@ pub fn parse_iter<'a>(
         defaults: defaults.clone(),
         file_name: file_name.to_string(),
     };
-    let looks_json = matches!(first_significant_byte(bytes), Some(b'{' | b'['));
+    let first = first_significant_byte(bytes);
+    let looks_json = matches!(first, Some(b'{' | b'['));
     let format = match format {
         Format::Auto if looks_json => Format::Auto, // decided after parsing, below
+        Format::Auto if first == Some(b'<') => sniff_xml(bytes)?,
         Format::Auto => sniff_line_format(bytes, file_name)?,
         f => f,
     };
@@ -260,6 +270,10 @@ pub fn parse_iter<'a>(
         len: bytes.len(),
     };
     match format {
+        Format::OpenIoc => {
+            let items = openioc::items(bytes, &ctx)?;
+            Ok(done(format, Vec::new(), items))
+        }
         Format::Text => Ok(Items {
             format,
             warnings: Vec::new(),
@@ -296,6 +310,9 @@ pub fn parse_iter<'a>(
 /// Errors: as [`parse_iter`] (JSON is parsed to be classified).
 pub fn detect_format(bytes: &[u8], file_name: &str) -> Result<Format, FileError> {
     check_readable(bytes)?;
+    if first_significant_byte(bytes) == Some(b'<') {
+        return sniff_xml(bytes);
+    }
     if matches!(first_significant_byte(bytes), Some(b'{' | b'[')) {
         let (value, _) = parse_json(bytes)?;
         classify_json(&value)
@@ -524,11 +541,6 @@ fn sniff_line_format(bytes: &[u8], file_name: &str) -> Result<Format, FileError>
     if file_name.to_ascii_lowercase().ends_with(".csv") {
         return Ok(Format::Csv);
     }
-    if first_significant_byte(bytes) == Some(b'<') {
-        return Err(FileError::Unsupported(
-            "the file is XML (OpenIOC or STIX 1.x?); iocd imports MISP/STIX 2.1 JSON, CSV and text lists".into(),
-        ));
-    }
     let head = &bytes[..bytes.len().min(SNIFF_BYTES)];
     let first_line = head
         .split(|&b| b == b'\n')
@@ -549,6 +561,16 @@ fn sniff_line_format(bytes: &[u8], file_name: &str) -> Result<Format, FileError>
         Some(l) if csv::ioc_column(&csv::column_name(&l)).is_some() => Ok(Format::Csv),
         _ => Ok(Format::Text),
     }
+}
+
+/// XML: OpenIOC, or a file error naming what iocd reads.
+fn sniff_xml(bytes: &[u8]) -> Result<Format, FileError> {
+    if openioc::looks_like(bytes) {
+        return Ok(Format::OpenIoc);
+    }
+    Err(FileError::Unsupported(
+        "the file is XML but not OpenIOC (<ioc> or <OpenIOC>; STIX 1.x?); iocd imports OpenIOC, MISP/STIX 2.1 JSON, CSV and text lists".into(),
+    ))
 }
 
 /// Parses JSON, forgiving trailing commas (returned as a warning).
@@ -675,7 +697,7 @@ mod tests {
             Some(FileError::UnknownJson { .. })
         ));
         assert!(matches!(
-            err(b"<?xml version=\"1.0\"?><ioc/>"),
+            err(b"<?xml version=\"1.0\"?><stix:STIX_Package/>"),
             Some(FileError::Unsupported(_))
         ));
         assert!(matches!(
