@@ -15,8 +15,9 @@
 //!   cell of each such column, typed by the column (`C2` and `Hash` by
 //!   content): `Domain,Relevant resolution,Malware Family` gives the
 //!   domains (tagged with the family), `MD5,SHA256,VirusTotal` both hashes
-//!   of each row. Other columns (`Relevant resolution`, `VirusTotal`) are
-//!   not read. `--column NAME` ([`super::ImportDefaults::columns`]) names
+//!   of each row. A cell that is not of its column's kind but is another
+//!   IOC (a URL in the Domain column) is taken as what it is. Other
+//!   columns (`Relevant resolution`, `VirusTotal`) are not read. `--column NAME` ([`super::ImportDefaults::columns`]) names
 //!   the IOC columns instead, for any other layout.
 //! - A header naming neither is a file error that says so and how to go on
 //!   (`--format text`, `--column`), not a rejected row per line.
@@ -30,8 +31,8 @@
 //! error; the rest of the file imports. `#` lines are comments.
 
 use super::{
-    apply_tag, blank, clip, misp, normalize_as, parse_time_str, Ctx, FileError, Format, Item,
-    ItemError, Want,
+    apply_tag, blank, clip, misp, normalize_as, parse_time_str, Ctx, FileError, Item, ItemError,
+    Want,
 };
 use crate::ioc::{detect, IocType};
 use std::collections::VecDeque;
@@ -106,6 +107,22 @@ pub(crate) fn is_header<'f>(fields: impl IntoIterator<Item = &'f str>) -> bool {
     named
 }
 
+/// True when a first row is a header iocd does not know
+/// (`Family,First reported,Notes`): two or more cells, none an IOC, and
+/// the second no type name either (so it is no `value,type` row with a
+/// bad value). Such a file is reported as an unrecognized layout instead
+/// of rejecting or skipping every row.
+pub(crate) fn is_unknown_header<'f>(fields: impl IntoIterator<Item = &'f str>) -> bool {
+    let cells: Vec<&str> = fields
+        .into_iter()
+        .map(|f| f.trim().trim_matches('"'))
+        .collect();
+    let is_type = |t: &str| IocType::from_str(t).is_ok() || misp::attribute_parts(t, "").is_some();
+    cells.len() >= 2
+        && cells.iter().all(|c| !c.is_empty() && detect(c).is_err())
+        && !is_type(cells[1])
+}
+
 /// True when a headerless first row reads `value,type` (`1.2.3.4,ipv4`,
 /// `evil.com,domain`).
 pub(crate) fn is_value_type_row(line: &str) -> bool {
@@ -157,7 +174,7 @@ impl Layout {
     /// The layout a header names; `columns` (`--column`) forces the IOC
     /// columns.
     ///
-    /// Errors: [`FileError::WrongFormat`] for a header with neither a value
+    /// Errors: [`FileError::CsvLayout`] for a header with neither a value
     /// column nor an IOC column, or without a `--column` it names.
     fn from_header(fields: &[String], columns: &[String]) -> Result<Layout, FileError> {
         let names: Vec<String> = fields.iter().map(|f| column_name(f)).collect();
@@ -180,10 +197,10 @@ impl Layout {
             for c in columns {
                 let want = column_name(c);
                 let Some(i) = names.iter().position(|n| *n == want) else {
-                    return Err(FileError::WrongFormat {
-                        format: Format::Csv,
-                        reason: format!("--column '{c}' is not in the header ({})", shown()),
-                    });
+                    return Err(FileError::CsvLayout(format!(
+                        "--column '{c}' is not in the header ({})",
+                        shown()
+                    )));
                 };
                 picked.push((
                     i,
@@ -201,13 +218,10 @@ impl Layout {
                 .filter_map(|(i, n)| ioc_column(n).map(|w| (i, fields[i].trim().to_string(), w)))
                 .collect();
             if picked.is_empty() {
-                return Err(FileError::WrongFormat {
-                    format: Format::Csv,
-                    reason: format!(
-                        "unrecognized CSV layout: the header ({}) names no IOC column (value, ioc, indicator, or a kind such as Domain, IP, URL, MD5, SHA256, C2, Email). Name the IOC columns with --column NAME, or read the file as one IOC per line with --format text",
-                        shown()
-                    ),
-                });
+                return Err(FileError::CsvLayout(format!(
+                    "the header ({}) names no IOC column (value, ioc, indicator, or a kind such as Domain, IP, URL, MD5, SHA256, C2, Email). Name the IOC columns with --column NAME, or read the file as one IOC per line with --format text",
+                    shown()
+                )));
             }
             Iocs::Columns(picked)
         };
@@ -238,7 +252,7 @@ pub struct CsvItems<'a> {
 impl<'a> CsvItems<'a> {
     /// Reads the first row to learn the layout.
     ///
-    /// Errors: [`FileError::WrongFormat`] for a header without a value column.
+    /// Errors: [`FileError::CsvLayout`] for a header that names no IOC column.
     pub(crate) fn new(bytes: &'a [u8], ctx: Ctx) -> Result<CsvItems<'a>, FileError> {
         let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
         let mut records = ::csv::ReaderBuilder::new()
@@ -254,7 +268,9 @@ impl<'a> CsvItems<'a> {
                 .iter()
                 .map(|f| String::from_utf8_lossy(f).into_owned())
                 .collect();
-            if is_header(fields.iter().map(String::as_str)) || !ctx.defaults.columns.is_empty() {
+            let cells = || fields.iter().map(String::as_str);
+            if is_header(cells()) || is_unknown_header(cells()) || !ctx.defaults.columns.is_empty()
+            {
                 layout = Layout::from_header(&fields, &ctx.defaults.columns)?;
             } else {
                 first = Some(rec);
@@ -350,8 +366,18 @@ impl<'a> CsvItems<'a> {
             apply_tag(&mut base, f);
         }
         let direction = ty.and_then(misp::attribute_direction);
+        let by_column = matches!(l.iocs, Iocs::Columns(_));
         for (want, raw, what) in parts {
-            match normalize_as(raw, want) {
+            // A table column is a hint, not a promise: a URL in the Domain
+            // column, a SHA-256 in the MD5 column is still that IOC.
+            let n = normalize_as(raw, want).or_else(|e| {
+                if by_column {
+                    detect(raw).map_err(|_| e)
+                } else {
+                    Err(e)
+                }
+            });
+            match n {
                 Ok(n) => {
                     let mut o = base.clone();
                     o.ioc_type = n.ioc_type;
@@ -397,7 +423,7 @@ impl Iterator for CsvItems<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::import::{parse_bytes, ImportDefaults, Parsed};
+    use crate::import::{parse_bytes, Format, ImportDefaults, Parsed};
 
     fn parse(bytes: &[u8]) -> Parsed {
         parse_bytes(bytes, "x.csv", Format::Csv, &ImportDefaults::default()).unwrap()
@@ -470,16 +496,7 @@ mod tests {
             &ImportDefaults::default(),
         )
         .err();
-        assert!(
-            matches!(
-                e,
-                Some(FileError::WrongFormat {
-                    format: Format::Csv,
-                    ..
-                })
-            ),
-            "{e:?}"
-        );
+        assert!(matches!(e, Some(FileError::CsvLayout(_))), "{e:?}");
     }
 
     #[test]

@@ -158,6 +158,8 @@ pub enum FileError {
     UnknownJson { found: String },
     #[error("not a {format} file: {reason}; try --format auto")]
     WrongFormat { format: Format, reason: String },
+    #[error("unrecognized CSV layout: {0}")]
+    CsvLayout(String),
     #[error("invalid XML at line {line}: {msg}")]
     InvalidXml { line: usize, msg: String },
     #[error("unsupported format: {0}")]
