@@ -10,9 +10,9 @@
 //! | term (`search`, any case) | IOC |
 //! |---|---|
 //! | `PortItem/remoteIP`, `RouteEntryItem/Destination`, `ArpEntryItem/IPv4Address`, `DnsEntryItem/RecordData/IPv4Address` | IP (remote IP: direction destination, MISP `ip-dst`) |
-//! | `DnsEntryItem/Host`, `DnsEntryItem/RecordName`, `DnsEntryItem/RecordData/Host`, `Network/DNS`, `UrlHistoryItem/HostName` | domain |
+//! | `DnsEntryItem/Host`, `DnsEntryItem/RecordName`, `DnsEntryItem/RecordData/Host`, `UrlHistoryItem/HostName` | domain |
 //! | `UrlHistoryItem/URL` | URL |
-//! | `Network/URI`, `Network/String` | by content; a value that is no IOC (a path, a user agent) is counted as skipped under the term |
+//! | `Network/DNS`, `Network/URI`, `Network/String` | by content (a domain, or the IP publishers also put in `Network/DNS`); a value that is no IOC (a path, a user agent) is counted as skipped under the term |
 //! | `Email/From`, `Email/Sender` / `Email/ReplyTo` | email (source / destination) |
 //! | `…/Md5sum`, `…/Sha1sum`, `…/Sha256sum`, `…/Sha512sum` (FileItem, DriverItem, ProcessItem …) | that hash |
 //!
@@ -71,8 +71,9 @@ fn term(search: &str) -> Option<Term> {
         "dnsentryitem/host"
         | "dnsentryitem/recordname"
         | "dnsentryitem/recorddata/host"
-        | "network/dns"
         | "urlhistoryitem/hostname" => domain,
+        // Publishers put resolved IPs there too (ESET's Windigo release).
+        "network/dns" => Term::ByContent,
         "urlhistoryitem/url" => Term::Typed(Want::Type(IocType::Url), None),
         "network/uri" | "network/string" => Term::ByContent,
         "email/from" | "email/sender" => {
