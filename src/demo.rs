@@ -82,6 +82,7 @@ pub fn observations(n_per_type: usize) -> Vec<Observation> {
             o.source = Some(Source {
                 name: "iocd-demo".into(),
                 reference: Some("Generated demo data: safe to delete".into()),
+                direction: None,
             });
             o.techniques = vec![TECHNIQUES[i % TECHNIQUES.len()].to_string()];
             o.seen = Some(now - chrono::Duration::hours((i % 20) as i64));

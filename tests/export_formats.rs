@@ -28,6 +28,7 @@ fn obs(raw: &str, confidence: u8) -> Observation {
     o.source = Some(Source {
         name: "eset".into(),
         reference: None,
+        direction: None,
     });
     o
 }
@@ -45,6 +46,7 @@ fn fixture() -> (tempfile::TempDir, Vec<Indicator>) {
     ip.source = Some(Source {
         name: "eset".into(),
         reference: Some(COMMENT.into()),
+        direction: None,
     });
     v.push(ip);
     v.push(obs("8.8.4.4", 20)); // low → clear
@@ -427,10 +429,12 @@ fn misp_attributes_follow_the_spec_table() {
         );
         assert_eq!(a["value"], i.value);
         assert_eq!(a["timestamp"], i.modified.timestamp().to_string());
-        assert_eq!(a["to_ids"], true);
+        // PyMISP's default: a CVE id matches no traffic.
+        assert_eq!(a["to_ids"], t != IocType::Cve, "{t}");
     }
     let ip = attrs.iter().find(|a| a["value"] == "1.2.3.4").unwrap();
-    assert_eq!(ip["comment"], COMMENT);
+    // The reference is a report title: the comment names it.
+    assert_eq!(ip["comment"], format!("C2 IP from \"{COMMENT}\""));
     let tags: Vec<&str> = ip["Tag"]
         .as_array()
         .unwrap()
@@ -535,11 +539,11 @@ fn cef_lines_have_eight_fields_and_escape_exactly() {
     }
     let ip = lines.iter().find(|l| l.contains("dst=1.2.3.4")).unwrap();
     assert!(ip.starts_with(&format!(
-        "CEF:0|iocd|iocd|{}|ioc:ipv4|Malicious IPv4 Address - 1.2.3.4|9|",
+        "CEF:0|iocd|iocd|{}|ioc:ipv4|Malicious IPv4 Address|9|",
         env!("CARGO_PKG_VERSION")
     )));
     assert!(
-        ip.ends_with(r#" msg=C2 from "report | part\=2"\nsecond line"#),
+        ip.ends_with(r#" msg=C2 IP from "C2 from "report | part\=2"\nsecond line""#),
         "{ip}"
     );
     assert!(ip.contains(
@@ -548,18 +552,15 @@ fn cef_lines_have_eight_fields_and_escape_exactly() {
     assert!(ip.contains(" cs4Label=mitreAttackTechniques cs4=T1071.001 "));
     let pipe = lines
         .iter()
-        .find(|l| l.contains("ioc:url|") && l.contains("p\\|q"))
+        .find(|l| l.contains("ioc:url|") && l.contains("p|q"))
         .unwrap();
-    assert!(
-        pipe.contains(r"|Malicious URL - http://x.com/p\|q?a=1&b=<2>|6|"),
-        "{pipe}"
-    );
+    assert!(pipe.contains(r"|ioc:url|Malicious URL|6|"), "{pipe}");
     assert!(
         pipe.contains(r" request=http://x.com/p|q?a\=1&b\=<2> "),
         "{pipe}"
     );
     let url = lines.iter().find(|l| l.contains("a'b")).unwrap();
-    assert!(url.contains(r"|Malicious URL - http://x.com/a'b\\c|"));
+    assert!(url.contains(r"|Malicious URL|"));
     assert!(url.contains(r" request=http://x.com/a'b\\c "));
     let v6 = lines.iter().find(|l| l.contains("ioc:ipv6")).unwrap();
     assert!(v6.contains(" c6a2Label=Malicious IPv6 Address c6a2=2001:db8::1 "));

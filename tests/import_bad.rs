@@ -20,6 +20,7 @@ fn args(paths: Vec<PathBuf>) -> ImportArgs {
         source: None,
         confidence: None,
         tags: Vec::new(),
+        columns: Vec::new(),
         json: false,
         config: None,
         data_dir: None,

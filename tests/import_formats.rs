@@ -335,6 +335,7 @@ fn whole_fixture_directory_into_a_store() {
         source: Some("fixtures".into()),
         confidence: Some(90),
         tags: vec!["test-run".into()],
+        columns: Vec::new(),
         json: false,
         config: None,
         data_dir: None,

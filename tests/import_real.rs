@@ -30,6 +30,7 @@ fn args(paths: Vec<PathBuf>) -> ImportArgs {
         source: None,
         confidence: None,
         tags: Vec::new(),
+        columns: Vec::new(),
         json: false,
         config: None,
         data_dir: None,
@@ -298,14 +299,19 @@ fn whole_eset_directory() {
         Some("line 13")
     );
 
-    // Documentation, rules, keys, OpenIOC, LICENSE/Makefile, the three git
+    // OpenIOC is an import format now (issue #12 item 7).
+    assert_eq!(
+        report(&s, "windigo/windigo.ioc").format,
+        Some(Format::OpenIoc)
+    );
+    assert!(report(&s, "windigo/windigo.ioc").observations > 100);
+    // Documentation, rules, keys, LICENSE/Makefile, the three git
     // symlink placeholders, and .txt files without a single IOC (word
     // lists, Suricata rules) are skipped, not failed.
     for rel in [
         "README.adoc",
         "LICENSE",
         "Makefile",
-        "windigo/windigo.ioc",
         "aceCryptor",
         "kryptocibule/nouns.txt",
         "moose/LinuxMooseETrules.txt",

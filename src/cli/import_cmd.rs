@@ -10,7 +10,7 @@
 //! failure is detected before its first observation. The others import
 //! what they can and report their rejected lines. Directories are walked
 //! recursively in name order; files whose name shows they are not IOC data
-//! (documentation, detection rules, code, keys, unsupported XML formats,
+//! (documentation, detection rules, code, keys, XML that is not OpenIOC,
 //! git symlink placeholders) are skipped and counted, and so is a text file
 //! in which no line at all is an IOC (a word list, rules in a `.txt`); a
 //! file named explicitly on the command line is always parsed and reported.
@@ -24,6 +24,7 @@ use crate::store::{IngestReport, Store, StoreError};
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -37,7 +38,11 @@ pub const MAX_FILE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 /// Rejected-item reasons kept per file for the summary.
 const REASONS_PER_FILE: usize = 5;
 
-/// Import IOC files (MISP event JSON, CSV, text lists, STIX 2.1 bundles).
+/// Distinct unmapped type names counted per file (the rest as `(other)`).
+const MAX_UNMAPPED_TYPES: usize = 64;
+
+/// Import IOC files (MISP event JSON, CSV, text lists, STIX 2.1 bundles,
+/// OpenIOC 1.0/1.1 XML).
 #[derive(clap::Args, Debug, Clone)]
 pub struct ImportArgs {
     /// Files or directories (walked recursively) to import.
@@ -56,6 +61,11 @@ pub struct ImportArgs {
     /// Tag added to every imported IOC (repeatable).
     #[arg(long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
+    /// CSV column holding IOCs, by header name (repeatable; any case): read
+    /// these instead of the columns the header names (`Domain`, `SHA256`,
+    /// `value` …). For CSV layouts iocd does not recognize.
+    #[arg(long = "column", value_name = "NAME")]
+    pub columns: Vec<String>,
     /// Also print a one-line JSON summary on stdout.
     #[arg(long)]
     pub json: bool,
@@ -77,6 +87,9 @@ pub struct FileReport {
     pub rejected: u64,
     /// Items without a supported IOC type.
     pub skipped: u64,
+    /// Of those, the ones of a type iocd does not map, by the type name the
+    /// file uses (`text`, `filename`, `link` …).
+    pub unmapped: BTreeMap<String, u64>,
     /// First rejected reasons (with line numbers where they apply).
     pub errors: Vec<String>,
     pub warnings: Vec<String>,
@@ -105,6 +118,8 @@ pub struct Summary {
     pub suppressed: u64,
     pub rejected: u64,
     pub skipped_items: u64,
+    /// Items of types iocd does not map, by type name, over all files.
+    pub unmapped_types: BTreeMap<String, u64>,
     pub files: Vec<FileReport>,
     pub skipped_files: Vec<SkippedFile>,
 }
@@ -129,6 +144,7 @@ pub fn import(store: &Store, args: &ImportArgs) -> Result<Summary> {
         source: args.source.clone(),
         confidence: args.confidence,
         tags: args.tags.clone(),
+        columns: args.columns.clone(),
     };
     let mut summary = Summary::default();
     let mut files = Vec::new();
@@ -263,7 +279,9 @@ fn import_file(
         // In a directory walk, JSON that is neither MISP nor STIX (a config,
         // a tool's output) is listed as skipped, like other non-IOC files; a
         // file named on the command line still fails.
-        Err(e @ FileError::UnknownJson { .. }) if !explicit && format == Format::Auto => {
+        Err(e @ (FileError::UnknownJson { .. } | FileError::Unsupported(_)))
+            if !explicit && format == Format::Auto =>
+        {
             summary.files_skipped += 1;
             summary.skipped_files.push(SkippedFile {
                 path: shown,
@@ -294,6 +312,15 @@ fn import_file(
                 }
             }
             Item::Skipped => rep.skipped += 1,
+            Item::Unmapped(t) => {
+                rep.skipped += 1;
+                // Bounded: a file can name many odd types, the report not.
+                if rep.unmapped.len() < MAX_UNMAPPED_TYPES || rep.unmapped.contains_key(&t) {
+                    *rep.unmapped.entry(t).or_default() += 1;
+                } else {
+                    *rep.unmapped.entry("(other)".into()).or_default() += 1;
+                }
+            }
         }
         n += 1;
         if n % 16_384 == 0 {
@@ -324,6 +351,9 @@ fn import_file(
     summary.observations += rep.observations;
     summary.rejected += rep.rejected;
     summary.skipped_items += rep.skipped;
+    for (t, n) in &rep.unmapped {
+        *summary.unmapped_types.entry(t.clone()).or_default() += n;
+    }
     summary.files.push(rep);
     Ok(())
 }
@@ -455,7 +485,6 @@ pub fn skip_reason(path: &Path) -> Option<&'static str> {
         "yar" | "yara" | "yml" | "yaml" | "rules" | "snort" | "sigma" => "detection rules",
         "py" | "pl" | "sh" | "ps1" | "js" | "rb" | "go" | "c" | "h" | "rs" | "ksy" => "source code",
         "pem" | "crt" | "cer" | "der" | "key" | "p12" => "certificate or key",
-        "ioc" | "xml" => "OpenIOC / XML (not an import format)",
         "zip" | "gz" | "tgz" | "7z" | "rar" | "tar" | "png" | "jpg" | "jpeg" | "gif" | "svg"
         | "exe" | "dll" | "bin" => "archive, image or binary",
         _ => return None,
@@ -503,6 +532,14 @@ fn print_summary(s: &Summary) {
         "IOCs: {} read: {} new, {} updated, {} unchanged, {} suppressed (deleted earlier); {} rejected; {} items without a supported IOC type skipped",
         s.observations, s.new, s.updated, s.unchanged, s.suppressed, s.rejected, s.skipped_items
     );
+    if !s.unmapped_types.is_empty() {
+        let by_type: Vec<String> = s
+            .unmapped_types
+            .iter()
+            .map(|(t, n)| format!("{t} {n}"))
+            .collect();
+        eprintln!("skipped by type (no iocd IOC type): {}", by_type.join(", "));
+    }
     for f in &s.files {
         if let Some(reason) = &f.failed {
             eprintln!("FAILED {}: {reason}", f.path);
@@ -541,7 +578,7 @@ mod tests {
             ("Makefile", true),
             ("rules.yar", true),
             ("sigma.yml", true),
-            ("windigo.ioc", true),
+            ("windigo.ioc", false),
             ("samples.sha256", false),
             ("iocs.txt", false),
             ("event.json", false),

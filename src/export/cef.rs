@@ -2,8 +2,16 @@
 //! line per IOC (CEF Implementation Standard, revision 25).
 //!
 //! ```text
-//! CEF:0|iocd|iocd|0.1.0|ioc:ipv4|Malicious IPv4 Address - 1.2.3.4|9|rt=… dst=1.2.3.4 …
+//! CEF:0|iocd|iocd|0.1.0|ioc:ipv4|Malicious IPv4 Address|9|rt=… dst=1.2.3.4 … msg=C2 IP from "Operation X"
 //! ```
+//!
+//! Header, as ArcSight and QRadar read it:
+//!
+//! | field | content | ArcSight / QRadar |
+//! |---|---|---|
+//! | Signature ID | `ioc:<type>` (`ioc:ipv4`, `ioc:sha256`): one per IOC type, never per value | `deviceEventClassId` / the Event ID a QID map is keyed on: one mapping per type, not one per IOC |
+//! | Name | the type's label (`Malicious IPv4 Address`, `Malicious File Hash (SHA-256)`), no value in it | `name` / Event Name: the CEF standard asks that the name not repeat what other fields carry, so events group by kind; the value is in its own key (`dst`, `fileHash` …) |
+//! | Severity | confidence / 10, rounded (0–10) | `agentSeverity` / Severity |
 //!
 //! Header fields 2–7 escape `\` and `|` (and a newline, which may not appear
 //! in a header, becomes a space). Extension values escape `\`, `=`, and
@@ -25,7 +33,7 @@
 //! | `cs2` | tags, comma-separated |
 //! | `cs3` | source names, comma-separated |
 //! | `cs4` | ATT&CK technique ids, comma-separated |
-//! | `msg` | first source reference, else description |
+//! | `msg` | the description, else `C2 IP from "<report title>"` ([`mapping::comment`]); absent for IOCs from a plain list, whose file name says nothing about them (`cs3` names the source) |
 //!
 //! Each `csN`/`cnN` is preceded by its `csNLabel`/`cnNLabel`, as the
 //! standard asks for custom fields.
@@ -143,7 +151,7 @@ pub fn cef_line(i: &Indicator, opts: &CefOptions) -> String {
         ext(&mut e, "cs4", &i.techniques.join(","));
     }
     if let Some(c) = mapping::comment(i) {
-        ext(&mut e, "msg", c);
+        ext(&mut e, "msg", &c);
     }
     format!(
         "CEF:0|{}|{}|{}|{}|{}|{}|{}",
@@ -151,7 +159,7 @@ pub fn cef_line(i: &Indicator, opts: &CefOptions) -> String {
         escape_header(&opts.product),
         escape_header(&opts.version),
         escape_header(m.cef_signature),
-        escape_header(&mapping::display_name(i)),
+        escape_header(m.label),
         mapping::severity(i.confidence),
         e
     )

@@ -7,9 +7,10 @@
 //! means adding one row to [`TABLE`]; the compiler then points at nothing
 //! else, because no exporter matches on `IocType` itself.
 
-use crate::ioc::{Indicator, IocType, Tlp};
+use crate::ioc::{Direction, Indicator, IocType, Tlp};
 use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 use serde::{Serialize, Serializer};
+use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 
 /// How a type appears in STIX 2.1.
@@ -34,10 +35,17 @@ pub enum StixKind {
 /// How a type appears as a MISP attribute (MISP core format, §2.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MispKind {
-    /// Attribute `type`: exactly the table of `docs/spec/misp-export.md`.
+    /// Attribute `type` when no source stated a direction: exactly the
+    /// table of `docs/spec/misp-export.md` (IPs `ip-src`, email `email-src`).
     pub attr_type: &'static str,
+    /// The type for a [`Direction::Dst`] a source stated (a MISP import's
+    /// `ip-dst`, `email-dst`); `None`: the type has no direction.
+    pub dst_type: Option<&'static str>,
     /// Attribute `category`, one that MISP's describeTypes allows for the type.
     pub category: &'static str,
+    /// Whether `to_ids` may be true: false for `vulnerability` (a CVE id
+    /// matches no traffic; PyMISP's default for the type), else the IOC's.
+    pub to_ids: bool,
 }
 
 /// Where a type goes in a CEF extension (ArcSight CEF rev 25, extension
@@ -65,8 +73,12 @@ pub struct OpenIocTerm {
 pub struct TypeMapping {
     pub ioc_type: IocType,
     /// Display-name prefix: "Malicious IPv4 Address" → "Malicious IPv4
-    /// Address - 1.2.3.4" (the spec's example `name`).
+    /// Address - 1.2.3.4" (the spec's example `name`); alone, the CEF
+    /// event `Name`.
     pub label: &'static str,
+    /// What the IOC is called in a generated comment: `C2 IP from "<report
+    /// title>"` (the seed's MISP example, `docs/spec/misp-export.md`).
+    pub noun: &'static str,
     pub stix: StixKind,
     /// `None` for `mitre_attack`: not in the spec's table; the MISP exporter
     /// turns those into galaxy tags instead.
@@ -198,7 +210,22 @@ const fn pat(object: &'static str, path: &'static str) -> StixKind {
 const fn misp(attr_type: &'static str, category: &'static str) -> Option<MispKind> {
     Some(MispKind {
         attr_type,
+        dst_type: None,
         category,
+        to_ids: true,
+    })
+}
+
+const fn misp_directed(
+    attr_type: &'static str,
+    dst_type: &'static str,
+    category: &'static str,
+) -> Option<MispKind> {
+    Some(MispKind {
+        attr_type,
+        dst_type: Some(dst_type),
+        category,
+        to_ids: true,
     })
 }
 
@@ -243,8 +270,9 @@ pub const TABLE: [TypeMapping; 11] = [
     TypeMapping {
         ioc_type: IocType::Ipv4,
         label: "Malicious IPv4 Address",
+        noun: "C2 IP",
         stix: pat("ipv4-addr", "value"),
-        misp: misp("ip-src", NET),
+        misp: misp_directed("ip-src", "ip-dst", NET),
         cef: cef("dst"),
         openioc: term("PortItem", "PortItem/remoteIP", "IP"),
         cef_signature: "ioc:ipv4",
@@ -260,8 +288,9 @@ pub const TABLE: [TypeMapping; 11] = [
     TypeMapping {
         ioc_type: IocType::Ipv6,
         label: "Malicious IPv6 Address",
+        noun: "C2 IP",
         stix: pat("ipv6-addr", "value"),
-        misp: misp("ip-src", NET),
+        misp: misp_directed("ip-src", "ip-dst", NET),
         cef: cef_custom("c6a2", "c6a2Label", "Malicious IPv6 Address"),
         openioc: term("PortItem", "PortItem/remoteIP", "IP"),
         cef_signature: "ioc:ipv6",
@@ -277,6 +306,7 @@ pub const TABLE: [TypeMapping; 11] = [
     TypeMapping {
         ioc_type: IocType::Domain,
         label: "Malicious Domain",
+        noun: "C2 domain",
         stix: pat("domain-name", "value"),
         misp: misp("domain", NET),
         cef: cef("dhost"),
@@ -294,6 +324,7 @@ pub const TABLE: [TypeMapping; 11] = [
     TypeMapping {
         ioc_type: IocType::Url,
         label: "Malicious URL",
+        noun: "Malicious URL",
         stix: pat("url", "value"),
         misp: misp("url", NET),
         cef: cef("request"),
@@ -305,6 +336,7 @@ pub const TABLE: [TypeMapping; 11] = [
     TypeMapping {
         ioc_type: IocType::Md5,
         label: "Malicious File Hash (MD5)",
+        noun: "Malicious file",
         stix: pat("file", "hashes.MD5"),
         misp: misp("md5", PAYLOAD),
         cef: cef("fileHash"),
@@ -322,6 +354,7 @@ pub const TABLE: [TypeMapping; 11] = [
     TypeMapping {
         ioc_type: IocType::Sha1,
         label: "Malicious File Hash (SHA-1)",
+        noun: "Malicious file",
         stix: pat("file", "hashes.'SHA-1'"),
         misp: misp("sha1", PAYLOAD),
         cef: cef("fileHash"),
@@ -339,6 +372,7 @@ pub const TABLE: [TypeMapping; 11] = [
     TypeMapping {
         ioc_type: IocType::Sha256,
         label: "Malicious File Hash (SHA-256)",
+        noun: "Malicious file",
         stix: pat("file", "hashes.'SHA-256'"),
         misp: misp("sha256", PAYLOAD),
         cef: cef("fileHash"),
@@ -356,6 +390,7 @@ pub const TABLE: [TypeMapping; 11] = [
     TypeMapping {
         ioc_type: IocType::Sha512,
         label: "Malicious File Hash (SHA-512)",
+        noun: "Malicious file",
         stix: pat("file", "hashes.'SHA-512'"),
         misp: misp("sha512", PAYLOAD),
         cef: cef("fileHash"),
@@ -367,8 +402,9 @@ pub const TABLE: [TypeMapping; 11] = [
     TypeMapping {
         ioc_type: IocType::Email,
         label: "Malicious Email Address",
+        noun: "Malicious email address",
         stix: pat("email-addr", "value"),
-        misp: misp("email-src", PAYLOAD),
+        misp: misp_directed("email-src", "email-dst", PAYLOAD),
         cef: cef("suser"),
         openioc: term("Email", "Email/From", "string"),
         cef_signature: "ioc:email",
@@ -378,8 +414,14 @@ pub const TABLE: [TypeMapping; 11] = [
     TypeMapping {
         ioc_type: IocType::Cve,
         label: "Exploited Vulnerability",
+        noun: "Exploited vulnerability",
         stix: StixKind::Vulnerability,
-        misp: misp("vulnerability", "External analysis"),
+        misp: Some(MispKind {
+            attr_type: "vulnerability",
+            dst_type: None,
+            category: "External analysis",
+            to_ids: false,
+        }),
         cef: cef_custom("cs6", "cs6Label", "cve"),
         openioc: None,
         cef_signature: "ioc:cve",
@@ -389,6 +431,7 @@ pub const TABLE: [TypeMapping; 11] = [
     TypeMapping {
         ioc_type: IocType::MitreAttack,
         label: "ATT&CK Technique",
+        noun: "ATT&CK technique",
         stix: StixKind::AttackPattern,
         misp: None,
         cef: cef_custom("cs6", "cs6Label", "mitreAttackTechnique"),
@@ -581,14 +624,64 @@ pub fn severity(confidence: u8) -> u8 {
     ((u16::from(confidence.min(100)) + 5) / 10) as u8
 }
 
-/// A one-line note on where the IOC comes from, for MISP `comment`, CEF
-/// `msg`: the first source's reference, else the description.
-pub fn comment(i: &Indicator) -> Option<&str> {
-    i.sources
+/// The MISP attribute type of an IOC: [`MispKind::dst_type`] when the
+/// first source that stated a direction said destination (a MISP import's
+/// `ip-dst`), else the seed's table ([`MispKind::attr_type`]: `ip-src` for
+/// an IP of unknown direction).
+pub fn misp_type(i: &Indicator, kind: &MispKind) -> &'static str {
+    let first = i.sources.iter().find_map(|s| s.direction);
+    match (first, kind.dst_type) {
+        (Some(Direction::Dst), Some(dst)) => dst,
+        _ => kind.attr_type,
+    }
+}
+
+/// The human text of an IOC for MISP `comment` and CEF `msg`:
+/// 1. its description, when the input gave one (MISP attribute `comment`,
+///    STIX indicator `description`, a CSV description column);
+/// 2. else `<noun> from "<title>"` ([`TypeMapping::noun`]: `C2 IP from
+///    "Operation X"`, the seed's example), the title being the first source
+///    reference that is a report title ([`is_report_title`]: a MISP event's
+///    `info`, a STIX report's name);
+/// 3. else `None` (an IOC from a plain list: its file name says nothing
+///    about the IOC, so it is not repeated here; CEF `cs3` and the JSON
+///    listing still name the source).
+pub fn comment(i: &Indicator) -> Option<Cow<'_, str>> {
+    if let Some(d) = i.description.as_deref().filter(|d| !d.trim().is_empty()) {
+        return Some(Cow::Borrowed(d));
+    }
+    let title = i
+        .sources
         .iter()
-        .find_map(|s| s.reference.as_deref())
-        .or(i.description.as_deref())
-        .filter(|s| !s.trim().is_empty())
+        .filter_map(|s| s.reference.as_deref())
+        .find(|r| is_report_title(r))?;
+    Some(Cow::Owned(format!(
+        "{} from \"{}\"",
+        mapping(i.ioc_type).noun,
+        title.trim()
+    )))
+}
+
+/// True when a source reference is a report title rather than the
+/// provenance iocd records on its own: an import file name (one word with
+/// an extension: `iocs.csv`, `samples.sha256`), a path, a URL, or the
+/// `key <name> (<id>)` / `TAXII submission …` notes of the API and TAXII
+/// inbox. References are free text, so this is a rule on their shape.
+pub fn is_report_title(r: &str) -> bool {
+    let r = r.trim();
+    if r.is_empty() || r.contains("://") {
+        return false;
+    }
+    if r.starts_with("TAXII submission ") || (r.starts_with("key ") && r.ends_with(')')) {
+        return false;
+    }
+    let one_word = !r.contains(char::is_whitespace);
+    let has_ext = r.rsplit_once('.').is_some_and(|(stem, ext)| {
+        !stem.is_empty()
+            && (1..=8).contains(&ext.len())
+            && ext.chars().all(|c| c.is_ascii_alphanumeric())
+    });
+    !(one_word && (has_ext || r.contains('/')))
 }
 
 #[cfg(test)]
@@ -673,6 +766,24 @@ mod tests {
             (0, 0, 1, 9, 10)
         );
         assert_eq!(severity(255), 10);
+    }
+
+    #[test]
+    fn report_titles_and_file_names() {
+        for (r, title) in [
+            ("Operation Dream Job", true),
+            ("Turla", true),
+            ("New botnet observed beaconing", true),
+            ("iocs.csv", false),
+            ("samples.sha256", false),
+            ("dir/iocs.txt", false),
+            ("https://blog.example/report", false),
+            ("key splunk (0f3a)", false),
+            ("TAXII submission 1 by key x (y)", false),
+            ("", false),
+        ] {
+            assert_eq!(is_report_title(r), title, "{r}");
+        }
     }
 
     #[test]

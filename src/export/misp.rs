@@ -33,7 +33,7 @@ use super::{mapping, JsonSeq};
 use crate::ioc::{attack, Indicator, Tlp, ID_NAMESPACE};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::borrow::Borrow;
+use std::borrow::{Borrow, Cow};
 use std::collections::BTreeSet;
 use std::io::{self, Write};
 use uuid::Uuid;
@@ -97,7 +97,7 @@ struct Attribute<'a> {
     value: &'a str,
     to_ids: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    comment: Option<&'a str>,
+    comment: Option<Cow<'a, str>>,
     timestamp: String,
     first_seen: mapping::Timestamp,
     last_seen: mapping::Timestamp,
@@ -116,6 +116,10 @@ struct EventTail {
     info: String,
     date: String,
     timestamp: String,
+    /// Unix seconds as text, like `timestamp` (MISP core format §2.2.1.5;
+    /// PyMISP reads it as a datetime). The event is not published
+    /// (`published` false): this says when its content was last final.
+    publish_timestamp: String,
     #[serde(rename = "Tag")]
     tags: Vec<Tag>,
 }
@@ -124,17 +128,21 @@ struct EventTail {
 /// it (attributes plus ATT&CK techniques turned into event tags).
 ///
 /// Attribute: `uuid` = the IOC id (deterministic), `type`/`category` from
-/// [`mapping`] (ipv4/ipv6 → `ip-src`, domain, url, md5/sha1/sha256/sha512,
-/// email → `email-src`, cve → `vulnerability`; Network activity, Payload
-/// delivery, External analysis), `value`, `to_ids`, `comment` (first
-/// source reference, else description), `timestamp` (modified, unix
+/// [`mapping`] (ipv4/ipv6 → `ip-src`, or `ip-dst` when a source stated
+/// that direction (a MISP import's `ip-dst`), domain, url,
+/// md5/sha1/sha256/sha512, email → `email-src` (`email-dst` likewise), cve
+/// → `vulnerability`; Network activity, Payload delivery, External
+/// analysis), `value`, `to_ids` (the IOC's; always false for
+/// `vulnerability`), `comment` ([`mapping::comment`]: the description,
+/// else `C2 IP from "<report title>"`), `timestamp` (modified, unix
 /// seconds), `first_seen`/`last_seen`, `Tag` = TLP, tags, ATT&CK galaxy tags.
 ///
 /// Event: `threat_level_id` "2" (medium), `analysis` "2" (completed),
 /// `distribution` "3" (all communities), `published` false (the importing
 /// analyst decides), `info` "<prefix> — <from> to <to>", `date`, `timestamp`
 /// (newest attribute), `Tag` = the most restrictive TLP of the attributes (or
-/// the override) and the ATT&CK galaxy tags.
+/// the override) and the ATT&CK galaxy tags, `publish_timestamp` (= the
+/// event `timestamp`).
 pub fn write_misp<W, I>(w: &mut W, items: I, opts: &MispOptions) -> io::Result<u64>
 where
     W: Write,
@@ -171,10 +179,10 @@ where
         }));
         seq.item(&Attribute {
             uuid: i.id,
-            ty: kind.attr_type,
+            ty: mapping::misp_type(i, &kind),
             category: kind.category,
             value: &i.value,
-            to_ids: i.to_ids,
+            to_ids: i.to_ids && kind.to_ids,
             comment: mapping::comment(i),
             timestamp: i.modified.timestamp().to_string(),
             first_seen: mapping::Timestamp(i.first_seen),
@@ -210,6 +218,7 @@ where
         info,
         date,
         timestamp: timestamp.to_string(),
+        publish_timestamp: timestamp.to_string(),
         tags,
     };
     // Splice the tail's fields into the open Event object: `,"uuid":…}}`.

@@ -1,11 +1,26 @@
-//! CSV: MISP's CSV export and plain `value[,type]` rows.
+//! CSV: MISP's CSV export, plain `value[,type]` rows, and the tables
+//! researchers publish with one column per IOC kind.
 //!
 //! - With a header (first non-comment row naming a known column), columns
-//!   are found by name: value (`value`, `ioc`, `indicator`, `observable`),
-//!   type (`type`, `ioc_type`), `comment`/`description`, `to_ids`,
+//!   are found by name (case-insensitive; `_`, `-` and spaces alike):
+//!   value (`value`, `ioc`, `indicator`, `observable`), type (`type`,
+//!   `ioc_type`), `comment`/`description`/`notes`, `to_ids`,
 //!   `date`/`first_seen`/`timestamp`, tags (`attribute_tag`, `tags`,
-//!   comma-separated). MISP's export header is
+//!   comma-separated), malware family (`malware family`, `family`: a tag).
+//!   MISP's export header is
 //!   `uuid,event_id,category,type,value,comment,to_ids,date[,…]`.
+//! - A header without a value column but naming IOC columns
+//!   ([`ioc_column`]: `Domain`, `IP`, `URL`, `MD5`, `SHA1`, `SHA256`,
+//!   `SHA512`, `Hash`, `C2`, `Email` …) takes an IOC from every non-empty
+//!   cell of each such column, typed by the column (`C2` and `Hash` by
+//!   content): `Domain,Relevant resolution,Malware Family` gives the
+//!   domains (tagged with the family), `MD5,SHA256,VirusTotal` both hashes
+//!   of each row. A cell that is not of its column's kind but is another
+//!   IOC (a URL in the Domain column) is taken as what it is. Other
+//!   columns (`Relevant resolution`, `VirusTotal`) are not read. `--column NAME` ([`super::ImportDefaults::columns`]) names
+//!   the IOC columns instead, for any other layout.
+//! - A header naming neither is a file error that says so and how to go on
+//!   (`--format text`, `--column`), not a rejected row per line.
 //! - Without a header, column 1 is the value and column 2 (optional) the type.
 //!
 //! Types are MISP attribute types (mapped by [`super::misp`], shared with
@@ -16,33 +31,96 @@
 //! error; the rest of the file imports. `#` lines are comments.
 
 use super::{
-    apply_tag, blank, clip, misp, normalize_as, parse_time_str, Ctx, FileError, Format, Item,
-    ItemError, Want,
+    apply_tag, blank, clip, misp, normalize_as, parse_time_str, Ctx, FileError, Item, ItemError,
+    Want,
 };
 use crate::ioc::{detect, IocType};
 use std::collections::VecDeque;
 use std::str::FromStr;
 
-/// Header names that mark a first row as a header.
+/// Header names that mark a first row as a header (in [`column_name`]
+/// form), besides the IOC columns of [`ioc_column`].
 const HEADER_WORDS: &[&str] = &[
     "value",
     "ioc",
     "indicator",
     "observable",
     "type",
-    "ioc_type",
+    "ioc type",
     "uuid",
-    "event_id",
+    "event id",
     "category",
-    "to_ids",
+    "to ids",
     "comment",
+    "description",
 ];
 
-/// True when `fields` (a first row) look like a CSV header.
+/// A header cell as compared: trimmed, quotes dropped, lower-case, `_` and
+/// `-` as spaces, runs of spaces as one (`"SHA-256"` → `sha 256`).
+pub(crate) fn column_name(f: &str) -> String {
+    let f = f
+        .trim()
+        .trim_matches('"')
+        .to_ascii_lowercase()
+        .replace(['_', '-'], " ");
+    f.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The IOC kind a column named `name` (in [`column_name`] form) holds, if
+/// it names one: `domain(s)`/`hostname`/`host`/`fqdn` → domain,
+/// `ip(s)`/`ip address`/`ipv4`/`ipv6`/`ip src`/`ip dst` → IP, `url(s)` →
+/// URL, `md5`/`sha1`/`sha256`/`sha512` (also `sha 256`) → that hash,
+/// `hash(es)`/`file hash` → a hash by length, `c2`/`c&c`/`c2 server` → by
+/// content, `email`/`e mail`/`email address`/`sender` → email.
+pub(crate) fn ioc_column(name: &str) -> Option<Want> {
+    Some(match name {
+        "domain" | "domains" | "hostname" | "host" | "fqdn" | "domain name" => {
+            Want::Type(IocType::Domain)
+        }
+        "ip" | "ips" | "ip address" | "ip addresses" | "ipv4" | "ipv6" | "ip src" | "ip dst"
+        | "ip addr" => Want::Ip,
+        "url" | "urls" => Want::Type(IocType::Url),
+        "md5" => Want::Type(IocType::Md5),
+        "sha1" | "sha 1" => Want::Type(IocType::Sha1),
+        "sha256" | "sha 256" => Want::Type(IocType::Sha256),
+        "sha512" | "sha 512" => Want::Type(IocType::Sha512),
+        "hash" | "hashes" | "file hash" | "c2" | "c&c" | "c2 server" | "c2 servers" | "cnc" => {
+            Want::Any
+        }
+        "email" | "emails" | "e mail" | "email address" | "sender" => Want::Type(IocType::Email),
+        _ => return None,
+    })
+}
+
+/// True when `fields` (a first row) look like a CSV header: a cell names a
+/// known column and no cell is itself an IOC (`evil.com,domain` is a
+/// `value,type` row, not a header).
 pub(crate) fn is_header<'f>(fields: impl IntoIterator<Item = &'f str>) -> bool {
-    fields
+    let mut named = false;
+    for f in fields {
+        if detect(f.trim().trim_matches('"')).is_ok() {
+            return false;
+        }
+        let n = column_name(f);
+        named |= HEADER_WORDS.contains(&n.as_str()) || ioc_column(&n).is_some();
+    }
+    named
+}
+
+/// True when a first row is a header iocd does not know
+/// (`Family,First reported,Notes`): two or more cells, none an IOC, and
+/// the second no type name either (so it is no `value,type` row with a
+/// bad value). Such a file is reported as an unrecognized layout instead
+/// of rejecting or skipping every row.
+pub(crate) fn is_unknown_header<'f>(fields: impl IntoIterator<Item = &'f str>) -> bool {
+    let cells: Vec<&str> = fields
         .into_iter()
-        .any(|f| HEADER_WORDS.contains(&f.trim().trim_matches('"').to_ascii_lowercase().as_str()))
+        .map(|f| f.trim().trim_matches('"'))
+        .collect();
+    let is_type = |t: &str| IocType::from_str(t).is_ok() || misp::attribute_parts(t, "").is_some();
+    cells.len() >= 2
+        && cells.iter().all(|c| !c.is_empty() && detect(c).is_err())
+        && !is_type(cells[1])
 }
 
 /// True when a headerless first row reads `value,type` (`1.2.3.4,ipv4`,
@@ -55,15 +133,26 @@ pub(crate) fn is_value_type_row(line: &str) -> bool {
     detect(v).is_ok() && (IocType::from_str(t).is_ok() || misp::attribute_parts(t, v).is_some())
 }
 
+/// Where the IOCs of a row are.
+#[derive(Debug)]
+enum Iocs {
+    /// One value column (MISP export, plain CSV), typed by the type column.
+    Value(usize),
+    /// IOC columns: (index, header text, kind).
+    Columns(Vec<(usize, String, Want)>),
+}
+
 /// Where the columns are.
 #[derive(Debug)]
 struct Layout {
-    value: usize,
+    iocs: Iocs,
     ty: Option<usize>,
     comment: Option<usize>,
     to_ids: Option<usize>,
     date: Option<usize>,
     tags: Option<usize>,
+    /// Malware family: its cell becomes a tag.
+    family: Option<usize>,
     /// MISP export: the type column holds MISP types only.
     misp: bool,
 }
@@ -71,43 +160,80 @@ struct Layout {
 impl Layout {
     fn plain() -> Layout {
         Layout {
-            value: 0,
+            iocs: Iocs::Value(0),
             ty: Some(1),
             comment: None,
             to_ids: None,
             date: None,
             tags: None,
+            family: None,
             misp: false,
         }
     }
 
-    fn from_header(fields: &[String]) -> Result<Layout, FileError> {
-        let names: Vec<String> = fields
-            .iter()
-            .map(|f| f.trim().to_ascii_lowercase())
-            .collect();
+    /// The layout a header names; `columns` (`--column`) forces the IOC
+    /// columns.
+    ///
+    /// Errors: [`FileError::CsvLayout`] for a header with neither a value
+    /// column nor an IOC column, or without a `--column` it names.
+    fn from_header(fields: &[String], columns: &[String]) -> Result<Layout, FileError> {
+        let names: Vec<String> = fields.iter().map(|f| column_name(f)).collect();
         let find = |wanted: &[&str]| {
             wanted
                 .iter()
                 .find_map(|w| names.iter().position(|n| n == w))
         };
-        let value = find(&["value", "ioc", "indicator", "observable"]).ok_or_else(|| {
-            FileError::WrongFormat {
-                format: Format::Csv,
-                reason: format!(
-                    "the header ({}) has no value column (value, ioc, indicator or observable)",
-                    clip(&names.join(","))
-                ),
+        let shown = || {
+            clip(
+                &fields
+                    .iter()
+                    .map(|f| f.trim())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            )
+        };
+        let iocs = if !columns.is_empty() {
+            let mut picked = Vec::new();
+            for c in columns {
+                let want = column_name(c);
+                let Some(i) = names.iter().position(|n| *n == want) else {
+                    return Err(FileError::CsvLayout(format!(
+                        "--column '{c}' is not in the header ({})",
+                        shown()
+                    )));
+                };
+                picked.push((
+                    i,
+                    fields[i].trim().to_string(),
+                    ioc_column(&want).unwrap_or(Want::Any),
+                ));
             }
-        })?;
+            Iocs::Columns(picked)
+        } else if let Some(v) = find(&["value", "ioc", "indicator", "observable"]) {
+            Iocs::Value(v)
+        } else {
+            let picked: Vec<(usize, String, Want)> = names
+                .iter()
+                .enumerate()
+                .filter_map(|(i, n)| ioc_column(n).map(|w| (i, fields[i].trim().to_string(), w)))
+                .collect();
+            if picked.is_empty() {
+                return Err(FileError::CsvLayout(format!(
+                    "the header ({}) names no IOC column (value, ioc, indicator, or a kind such as Domain, IP, URL, MD5, SHA256, C2, Email). Name the IOC columns with --column NAME, or read the file as one IOC per line with --format text",
+                    shown()
+                )));
+            }
+            Iocs::Columns(picked)
+        };
         Ok(Layout {
-            value,
-            ty: find(&["type", "ioc_type"]),
-            comment: find(&["comment", "description"]),
-            to_ids: find(&["to_ids"]),
-            date: find(&["date", "first_seen", "timestamp"]),
-            tags: find(&["attribute_tag", "tags", "tag"]),
-            misp: find(&["event_id", "category"]).is_some(),
+            iocs,
+            ty: find(&["type", "ioc type"]),
+            comment: find(&["comment", "description", "notes"]),
+            to_ids: find(&["to ids"]),
+            date: find(&["date", "first seen", "timestamp"]),
+            tags: find(&["attribute tag", "tags", "tag"]),
+            family: find(&["malware family", "family", "malware"]),
+            misp: find(&["event id", "category"]).is_some(),
         })
     }
 }
@@ -126,7 +252,7 @@ pub struct CsvItems<'a> {
 impl<'a> CsvItems<'a> {
     /// Reads the first row to learn the layout.
     ///
-    /// Errors: [`FileError::WrongFormat`] for a header without a value column.
+    /// Errors: [`FileError::CsvLayout`] for a header that names no IOC column.
     pub(crate) fn new(bytes: &'a [u8], ctx: Ctx) -> Result<CsvItems<'a>, FileError> {
         let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
         let mut records = ::csv::ReaderBuilder::new()
@@ -142,8 +268,10 @@ impl<'a> CsvItems<'a> {
                 .iter()
                 .map(|f| String::from_utf8_lossy(f).into_owned())
                 .collect();
-            if is_header(fields.iter().map(String::as_str)) {
-                layout = Layout::from_header(&fields)?;
+            let cells = || fields.iter().map(String::as_str);
+            if is_header(cells()) || is_unknown_header(cells()) || !ctx.defaults.columns.is_empty()
+            {
+                layout = Layout::from_header(&fields, &ctx.defaults.columns)?;
             } else {
                 first = Some(rec);
             }
@@ -186,31 +314,44 @@ impl<'a> CsvItems<'a> {
             return;
         }
         let l = &self.layout;
-        let Some(value) = fields.get(l.value).copied() else {
-            self.pending.push_back(err(format!(
-                "row has {} column(s); the value is in column {}",
-                fields.len(),
-                l.value + 1
-            )));
-            return;
-        };
         let col = |c: Option<usize>| {
             c.and_then(|i| fields.get(i).copied())
                 .filter(|s| !s.is_empty())
         };
         let ty = col(l.ty);
-        let parts: Vec<(Want, &str)> = match ty {
-            None => vec![(Want::Any, value)],
-            Some(t) => match misp::attribute_parts(t, value) {
-                Some(p) => p,
-                None => match IocType::from_str(t) {
-                    Ok(it) if !l.misp => vec![(Want::Type(it), value)],
-                    _ => {
-                        self.pending.push_back(Item::Skipped);
-                        return;
-                    }
-                },
-            },
+        // (kind, raw value, what to name in an error)
+        let parts: Vec<(Want, &str, String)> = match &l.iocs {
+            Iocs::Columns(cols) => cols
+                .iter()
+                .filter_map(|(i, name, want)| {
+                    col(Some(*i)).map(|v| (*want, v, format!("column '{name}'")))
+                })
+                .collect(),
+            Iocs::Value(vi) => {
+                let Some(value) = fields.get(*vi).copied() else {
+                    self.pending.push_back(err(format!(
+                        "row has {} column(s); the value is in column {}",
+                        fields.len(),
+                        vi + 1
+                    )));
+                    return;
+                };
+                let what = ty.map(|t| format!("type {t}")).unwrap_or_default();
+                match ty {
+                    None => vec![(Want::Any, value, what)],
+                    Some(t) => match misp::attribute_parts(t, value) {
+                        Some(p) => p.into_iter().map(|(w, v)| (w, v, what.clone())).collect(),
+                        None => match IocType::from_str(t) {
+                            Ok(it) if !l.misp => vec![(Want::Type(it), value, what)],
+                            _ => {
+                                self.pending
+                                    .push_back(Item::Unmapped(misp::unmapped_name(t)));
+                                return;
+                            }
+                        },
+                    },
+                }
+            }
         };
         let mut base = blank();
         base.description = col(l.comment).map(str::to_string);
@@ -221,20 +362,33 @@ impl<'a> CsvItems<'a> {
         for tag in col(l.tags).into_iter().flat_map(|t| t.split(',')) {
             apply_tag(&mut base, tag);
         }
-        for (want, raw) in parts {
-            match normalize_as(raw, want) {
+        if let Some(f) = col(l.family) {
+            apply_tag(&mut base, f);
+        }
+        let direction = ty.and_then(misp::attribute_direction);
+        let by_column = matches!(l.iocs, Iocs::Columns(_));
+        for (want, raw, what) in parts {
+            // A table column is a hint, not a promise: a URL in the Domain
+            // column, a SHA-256 in the MD5 column is still that IOC.
+            let n = normalize_as(raw, want).or_else(|e| {
+                if by_column {
+                    detect(raw).map_err(|_| e)
+                } else {
+                    Err(e)
+                }
+            });
+            match n {
                 Ok(n) => {
                     let mut o = base.clone();
                     o.ioc_type = n.ioc_type;
                     o.value = n.value;
                     o.reserved = n.reserved;
-                    self.pending
-                        .push_back(Item::Observation(self.ctx.finish(o)));
+                    let mut o = self.ctx.finish(o);
+                    misp::set_direction(&mut o, direction);
+                    self.pending.push_back(Item::Observation(o));
                 }
-                Err(e) => self.pending.push_back(err(match ty {
-                    Some(t) => format!("{e} (type {t})"),
-                    None => e.to_string(),
-                })),
+                Err(e) if what.is_empty() => self.pending.push_back(err(e.to_string())),
+                Err(e) => self.pending.push_back(err(format!("{e} ({what})"))),
             }
         }
     }
@@ -269,7 +423,7 @@ impl Iterator for CsvItems<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::import::{parse_bytes, ImportDefaults, Parsed};
+    use crate::import::{parse_bytes, Format, ImportDefaults, Parsed};
 
     fn parse(bytes: &[u8]) -> Parsed {
         parse_bytes(bytes, "x.csv", Format::Csv, &ImportDefaults::default()).unwrap()
@@ -342,16 +496,7 @@ mod tests {
             &ImportDefaults::default(),
         )
         .err();
-        assert!(
-            matches!(
-                e,
-                Some(FileError::WrongFormat {
-                    format: Format::Csv,
-                    ..
-                })
-            ),
-            "{e:?}"
-        );
+        assert!(matches!(e, Some(FileError::CsvLayout(_))), "{e:?}");
     }
 
     #[test]

@@ -24,50 +24,68 @@ use super::{
     apply_tag, attack_ids, blank, clip, normalize_as, parse_time, truthy, Ctx, FileError, Format,
     Item, ItemError, Want,
 };
-use crate::ioc::{IocType, Observation, Source};
+use crate::ioc::{Direction, IocType, Observation, Source};
 use serde_json::Value;
 
+/// The IOC type wish of a single (non-composite) MISP attribute type, or
+/// `None` when iocd has no IOC type for it (`text`, `filename`, `port`,
+/// `link`: a reference to a report, `uri`: a path without a host,
+/// `target-email`: a victim, not an indicator …).
+fn single_type(t: &str) -> Option<Want> {
+    Some(match t {
+        "ip-src" | "ip-dst" | "ip" => Want::Ip,
+        "domain" | "hostname" => Want::Type(IocType::Domain),
+        "url" => Want::Type(IocType::Url),
+        "email" | "email-src" | "email-dst" | "email-reply-to" | "whois-registrant-email" => {
+            Want::Type(IocType::Email)
+        }
+        "vulnerability" => Want::Type(IocType::Cve),
+        "md5" => Want::Type(IocType::Md5),
+        "sha1" => Want::Type(IocType::Sha1),
+        "sha256" => Want::Type(IocType::Sha256),
+        "sha512" => Want::Type(IocType::Sha512),
+        _ => return None,
+    })
+}
+
 /// The IOC parts of one MISP attribute value, with their type wish, or
-/// `None` when the MISP type carries no supported IOC.
+/// `None` when the MISP type carries no supported IOC (the caller counts it
+/// by type name).
 ///
-/// Composite types (`filename|sha256`, `ip-dst|port`, `domain|ip`) are split
-/// on `|` into their IOC parts: `filename|sha256` → the hash,
-/// `ip-dst|port` → the IP, `domain|ip` → both. `link` (a reference to a
-/// report) and `uri` (a path without host) are not IOCs.
+/// Composite types (`a|b`, MISP core format §2.3.1: the value holds as many
+/// `|`-separated parts as the type) are split, and each part is mapped by
+/// its own type: `filename|sha256` → the hash, `ip-dst|port` and
+/// `hostname|port` → the address, `domain|ip` → both; parts of types
+/// without an IOC (filename, port, regkey …) are dropped. `malware-sample`
+/// (`filename|md5` in the value) gives the MD5.
 pub(crate) fn attribute_parts<'v>(misp_type: &str, value: &'v str) -> Option<Vec<(Want, &'v str)>> {
     let t = misp_type.trim().to_ascii_lowercase();
-    let part = |i: usize| value.split('|').nth(i).unwrap_or("");
-    let one = |w: Want| Some(vec![(w, value)]);
-    let hash = |h: &str| match h {
-        "md5" => Some(IocType::Md5),
-        "sha1" => Some(IocType::Sha1),
-        "sha256" => Some(IocType::Sha256),
-        "sha512" => Some(IocType::Sha512),
+    if t == "malware-sample" {
+        let md5 = value.split('|').nth(1).unwrap_or("");
+        return Some(vec![(Want::Type(IocType::Md5), md5)]);
+    }
+    if !t.contains('|') {
+        return single_type(&t).map(|w| vec![(w, value)]);
+    }
+    let types: Vec<&str> = t.split('|').collect();
+    let parts: Vec<&str> = value.splitn(types.len(), '|').collect();
+    let out: Vec<(Want, &str)> = types
+        .iter()
+        .enumerate()
+        .filter_map(|(k, ty)| single_type(ty).map(|w| (w, parts.get(k).copied().unwrap_or(""))))
+        .collect();
+    (!out.is_empty()).then_some(out)
+}
+
+/// The direction a MISP type states for its IP or email part: `ip-src`,
+/// `ip-src|port`, `email-src` → source; `ip-dst`, `ip-dst|port`,
+/// `email-dst`, `email-reply-to` → destination; others none.
+pub(crate) fn attribute_direction(misp_type: &str) -> Option<Direction> {
+    let t = misp_type.trim().to_ascii_lowercase();
+    match t.split('|').next().unwrap_or("") {
+        "ip-src" | "email-src" => Some(Direction::Src),
+        "ip-dst" | "email-dst" | "email-reply-to" => Some(Direction::Dst),
         _ => None,
-    };
-    match t.as_str() {
-        "ip-src" | "ip-dst" => one(Want::Ip),
-        "ip-src|port" | "ip-dst|port" => Some(vec![(Want::Ip, part(0))]),
-        "domain" | "hostname" => one(Want::Type(IocType::Domain)),
-        "hostname|port" => Some(vec![(Want::Type(IocType::Domain), part(0))]),
-        "domain|ip" => Some(vec![
-            (Want::Type(IocType::Domain), part(0)),
-            (Want::Ip, part(1)),
-        ]),
-        "url" => one(Want::Type(IocType::Url)),
-        "email" | "email-src" | "email-dst" => one(Want::Type(IocType::Email)),
-        "vulnerability" => one(Want::Type(IocType::Cve)),
-        "malware-sample" => Some(vec![(Want::Type(IocType::Md5), part(1))]),
-        _ => {
-            if let Some(h) = hash(&t) {
-                return one(Want::Type(h));
-            }
-            let (left, right) = t.split_once('|')?;
-            match (left, hash(right)) {
-                ("filename", Some(h)) => Some(vec![(Want::Type(h), part(1))]),
-                _ => None,
-            }
-        }
     }
 }
 
@@ -136,6 +154,7 @@ fn event_items(ev: &Value, ctx: &Ctx, out: &mut Vec<Item>) {
     template.source = Some(Source {
         name: org.unwrap_or_else(|| ctx.default_source()),
         reference: info,
+        direction: None,
     });
     for tag in array(ev, "Tag") {
         if let Some(name) = tag.get("name").and_then(Value::as_str) {
@@ -198,9 +217,10 @@ fn attribute_items(
         return;
     }
     let Some(parts) = attribute_parts(ty, value) else {
-        out.push(Item::Skipped);
+        out.push(Item::Unmapped(unmapped_name(ty)));
         return;
     };
+    let direction = attribute_direction(ty);
     let mut base = ev.template.clone();
     let event_tlp = base.tlp.take();
     for tag in array(a, "Tag") {
@@ -226,13 +246,35 @@ fn attribute_items(
                 o.ioc_type = n.ioc_type;
                 o.value = n.value;
                 o.reserved = n.reserved;
-                out.push(Item::Observation(ctx.finish(o)));
+                let mut o = ctx.finish(o);
+                set_direction(&mut o, direction);
+                out.push(Item::Observation(o));
             }
             Err(e) => out.push(Item::Error(ItemError {
                 line: None,
                 reason: format!("attribute {uuid} ({ty} '{}'): {e}", clip(value)),
             })),
         }
+    }
+}
+
+/// The MISP type as counted in the import summary: lower-case, clipped
+/// (a forged type name cannot bloat the report), `(none)` when empty.
+pub(crate) fn unmapped_name(ty: &str) -> String {
+    let t: String = ty.trim().to_ascii_lowercase().chars().take(64).collect();
+    if t.is_empty() {
+        "(none)".into()
+    } else {
+        t
+    }
+}
+
+/// Records a stated direction on the observation's source, for IPs and
+/// email addresses only (a `domain|ip` domain has none).
+pub(crate) fn set_direction(o: &mut Observation, direction: Option<Direction>) {
+    let applies = matches!(o.ioc_type, IocType::Ipv4 | IocType::Ipv6 | IocType::Email);
+    if let (true, Some(d), Some(src)) = (applies, direction, o.source.as_mut()) {
+        src.direction = Some(d);
     }
 }
 

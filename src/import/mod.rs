@@ -8,6 +8,7 @@
 //! | [`Format::Csv`]  | [`csv`]  | MISP CSV export columns, or plain `value[,type]` rows |
 //! | [`Format::Text`] | [`text`] | one IOC per line, `#`/`//` comments, defanged values |
 //! | [`Format::Stix`] | [`stix`] | STIX 2.1 bundles: indicator patterns, SCOs, vulnerability, attack-pattern |
+//! | [`Format::OpenIoc`] | [`openioc`] | OpenIOC 1.0 (`<ioc>`) and 1.1 (`<OpenIOC>`) XML: network, DNS, URL, email and file-hash terms |
 //!
 //! Every value goes through [`crate::ioc::normalize`]; importers only decide
 //! *which* strings are IOCs and what type hint they carry.
@@ -27,12 +28,14 @@
 pub mod csv;
 mod lenient_json;
 pub mod misp;
+pub mod openioc;
 pub mod stix;
 pub mod text;
 
 use crate::ioc::{normalize, IocError, IocType, Normalized, Observation, Source, Tlp};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -45,6 +48,9 @@ pub enum Format {
     Csv,
     Text,
     Stix,
+    /// OpenIOC 1.0 / 1.1 XML.
+    #[value(name = "openioc")]
+    OpenIoc,
 }
 
 impl fmt::Display for Format {
@@ -55,6 +61,7 @@ impl fmt::Display for Format {
             Format::Csv => "csv",
             Format::Text => "text",
             Format::Stix => "stix",
+            Format::OpenIoc => "openioc",
         })
     }
 }
@@ -69,6 +76,9 @@ pub struct ImportDefaults {
     pub confidence: Option<u8>,
     /// Tags (`--tag`) added to every observation.
     pub tags: Vec<String>,
+    /// CSV columns holding IOCs (`--column`, header names, any case):
+    /// overrides the columns the header would name. Empty: by header.
+    pub columns: Vec<String>,
 }
 
 /// Source name used when neither the file nor `--source` names one.
@@ -93,13 +103,18 @@ impl fmt::Display for ItemError {
 }
 
 /// One step of an import: an IOC, a rejected item, or an item that is well
-/// formed but carries no supported IOC (a MISP `filename` attribute, a STIX
-/// comparison on `file:name`): counted, not reported.
+/// formed but carries no supported IOC: counted, not reported as an error.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Item {
     Observation(Observation),
     Error(ItemError),
+    /// Nothing to import (a deleted MISP attribute, a STIX comparison on
+    /// `file:name`).
     Skipped,
+    /// An item of a type iocd has no IOC type for, named as the file names
+    /// it (MISP `text`, `filename`, `link`, a CSV row typed `regkey`): the
+    /// summary counts these by type name.
+    Unmapped(String),
 }
 
 /// A whole file parsed into memory (see [`parse_bytes`]).
@@ -109,8 +124,11 @@ pub struct Parsed {
     pub format: Format,
     pub observations: Vec<Observation>,
     pub errors: Vec<ItemError>,
-    /// Items without a supported IOC type.
+    /// Items without a supported IOC type ([`Item::Skipped`] and
+    /// [`Item::Unmapped`]).
     pub skipped: u64,
+    /// [`Item::Unmapped`] counts by type name.
+    pub unmapped: BTreeMap<String, u64>,
     /// File-level notes that did not stop the import (trailing commas fixed).
     pub warnings: Vec<String>,
 }
@@ -140,6 +158,10 @@ pub enum FileError {
     UnknownJson { found: String },
     #[error("not a {format} file: {reason}; try --format auto")]
     WrongFormat { format: Format, reason: String },
+    #[error("unrecognized CSV layout: {0}")]
+    CsvLayout(String),
+    #[error("invalid XML at line {line}: {msg}")]
+    InvalidXml { line: usize, msg: String },
     #[error("unsupported format: {0}")]
     Unsupported(String),
     #[error("the file is {size} bytes; JSON files over {limit} bytes are not imported — split it, or export it as CSV")]
@@ -201,6 +223,7 @@ pub fn parse_bytes(
         observations: Vec::new(),
         errors: Vec::new(),
         skipped: 0,
+        unmapped: BTreeMap::new(),
         warnings: items.warnings.clone(),
     };
     for item in items {
@@ -208,6 +231,10 @@ pub fn parse_bytes(
             Item::Observation(o) => p.observations.push(o),
             Item::Error(e) => p.errors.push(e),
             Item::Skipped => p.skipped += 1,
+            Item::Unmapped(t) => {
+                p.skipped += 1;
+                *p.unmapped.entry(t).or_default() += 1;
+            }
         }
     }
     Ok(p)
@@ -230,9 +257,11 @@ pub fn parse_iter<'a>(
         defaults: defaults.clone(),
         file_name: file_name.to_string(),
     };
-    let looks_json = matches!(first_significant_byte(bytes), Some(b'{' | b'['));
+    let first = first_significant_byte(bytes);
+    let looks_json = matches!(first, Some(b'{' | b'['));
     let format = match format {
         Format::Auto if looks_json => Format::Auto, // decided after parsing, below
+        Format::Auto if first == Some(b'<') => sniff_xml(bytes)?,
         Format::Auto => sniff_line_format(bytes, file_name)?,
         f => f,
     };
@@ -243,6 +272,10 @@ pub fn parse_iter<'a>(
         len: bytes.len(),
     };
     match format {
+        Format::OpenIoc => {
+            let items = openioc::items(bytes, &ctx)?;
+            Ok(done(format, Vec::new(), items))
+        }
         Format::Text => Ok(Items {
             format,
             warnings: Vec::new(),
@@ -279,6 +312,9 @@ pub fn parse_iter<'a>(
 /// Errors: as [`parse_iter`] (JSON is parsed to be classified).
 pub fn detect_format(bytes: &[u8], file_name: &str) -> Result<Format, FileError> {
     check_readable(bytes)?;
+    if first_significant_byte(bytes) == Some(b'<') {
+        return sniff_xml(bytes);
+    }
     if matches!(first_significant_byte(bytes), Some(b'{' | b'[')) {
         let (value, _) = parse_json(bytes)?;
         classify_json(&value)
@@ -305,6 +341,7 @@ impl Ctx {
             o.source = Some(Source {
                 name: self.default_source(),
                 reference: Some(self.file_name.clone()),
+                direction: None,
             });
         }
         o.tags.extend(self.defaults.tags.iter().cloned());
@@ -506,11 +543,6 @@ fn sniff_line_format(bytes: &[u8], file_name: &str) -> Result<Format, FileError>
     if file_name.to_ascii_lowercase().ends_with(".csv") {
         return Ok(Format::Csv);
     }
-    if first_significant_byte(bytes) == Some(b'<') {
-        return Err(FileError::Unsupported(
-            "the file is XML (OpenIOC or STIX 1.x?); iocd imports MISP/STIX 2.1 JSON, CSV and text lists".into(),
-        ));
-    }
     let head = &bytes[..bytes.len().min(SNIFF_BYTES)];
     let first_line = head
         .split(|&b| b == b'\n')
@@ -527,8 +559,20 @@ fn sniff_line_format(bytes: &[u8], file_name: &str) -> Result<Format, FileError>
         {
             Ok(Format::Csv)
         }
+        // A one-column table (`MD5` then hashes): its header is no bad IOC.
+        Some(l) if csv::ioc_column(&csv::column_name(&l)).is_some() => Ok(Format::Csv),
         _ => Ok(Format::Text),
     }
+}
+
+/// XML: OpenIOC, or a file error naming what iocd reads.
+fn sniff_xml(bytes: &[u8]) -> Result<Format, FileError> {
+    if openioc::looks_like(bytes) {
+        return Ok(Format::OpenIoc);
+    }
+    Err(FileError::Unsupported(
+        "the file is XML but not OpenIOC (<ioc> or <OpenIOC>; STIX 1.x?); iocd imports OpenIOC, MISP/STIX 2.1 JSON, CSV and text lists".into(),
+    ))
 }
 
 /// Parses JSON, forgiving trailing commas (returned as a warning).
@@ -655,7 +699,7 @@ mod tests {
             Some(FileError::UnknownJson { .. })
         ));
         assert!(matches!(
-            err(b"<?xml version=\"1.0\"?><ioc/>"),
+            err(b"<?xml version=\"1.0\"?><stix:STIX_Package/>"),
             Some(FileError::Unsupported(_))
         ));
         assert!(matches!(
@@ -710,6 +754,7 @@ mod tests {
             source: Some("feed".into()),
             confidence: Some(80),
             tags: vec!["x".into(), "a".into()],
+            columns: Vec::new(),
         };
         let p = parse_bytes(b"evil.com\n", "list.txt", Format::Auto, &d).unwrap();
         let o = &p.observations[0];
@@ -719,7 +764,8 @@ mod tests {
             o.source,
             Some(Source {
                 name: "feed".into(),
-                reference: Some("list.txt".into())
+                reference: Some("list.txt".into()),
+                direction: None,
             })
         );
     }

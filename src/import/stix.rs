@@ -254,6 +254,7 @@ fn template(o: &Value, refs: &Refs, ctx: &Ctx) -> Observation {
                 .cloned()
                 .unwrap_or_else(|| ctx.file_name.clone()),
         ),
+        direction: None,
     });
     t.confidence = o
         .get("confidence")

@@ -191,6 +191,7 @@ mod tests {
             source: Some(Source {
                 name: src.into(),
                 reference: Some(format!("ref-{src}")),
+                direction: None,
             }),
             techniques: Vec::new(),
             description: None,

@@ -221,13 +221,42 @@ impl FromStr for Tlp {
     }
 }
 
+/// Which end of a connection (IPs) or of a mail (email addresses) a source
+/// reported the IOC as: MISP `ip-src`/`ip-dst`, `email-src`/`email-dst`.
+/// Kept so that the MISP export gives back the type it was imported as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// The source side: `ip-src`, `email-src`.
+    Src,
+    /// The destination side: `ip-dst`, `email-dst` (also `email-reply-to`,
+    /// a mailbox the victim writes to).
+    Dst,
+}
+
 /// Where an IOC was reported: a feed, a MISP event, a file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Source {
     /// Short source name (`eset`, a feed name, a MISP org).
     pub name: String,
-    /// Free text: event info, attribute comment, file name, report URL.
+    /// Free text: event info (the report title), STIX report name, file
+    /// name, report URL.
     pub reference: Option<String>,
+    /// The direction this source stated (MISP `ip-dst` …); `None` when it
+    /// stated none. Serialized only when set (JSON `"direction":"dst"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<Direction>,
+}
+
+impl Source {
+    /// A source without a direction.
+    pub fn new(name: impl Into<String>, reference: Option<String>) -> Source {
+        Source {
+            name: name.into(),
+            reference,
+            direction: None,
+        }
+    }
 }
 
 /// The stored IOC record (store tree `indicators`, bincode).
@@ -406,6 +435,7 @@ mod tests {
         o.source = Some(Source {
             name: "s\u{202e}".into(),
             reference: Some("\u{1b}[31mred".into()),
+            direction: None,
         });
         o.sanitize();
         assert_eq!(o.tags[0], "nul");

@@ -2,7 +2,8 @@
 //!
 //! Rules (issue #3): hashes and domains lower-case; IDN domains to punycode
 //! (UTS #46 via the `idna` crate); IPv6 to RFC 5952 canonical text; URL
-//! scheme and host lower-cased with the rest kept byte-exact; CVE ids
+//! scheme and host lower-cased with the rest kept byte-exact (`http://`
+//! added when the scheme is missing); CVE ids
 //! upper-case `CVE-YYYY-NNNN+`; ATT&CK ids `T1234` / `T1234.001`. Values are
 //! trimmed and refanged first. Private and reserved IPs are accepted but
 //! flagged (`reserved`).
@@ -309,6 +310,8 @@ fn normalize_host(h: &str) -> Option<(String, bool)> {
 /// `scheme://[userinfo@]host[:port][/path?query#fragment]`. Scheme and host
 /// are lower-cased (host IDN→punycode, IPv6 canonical); userinfo, port and
 /// everything from the first `/`, `?` or `#` after the host are kept exactly.
+/// A URL without a scheme (`tinyurl.com/qxzz6ky`) gets `http://`, so that
+/// its STIX pattern, CEF `request` and lookups name a full URL.
 fn normalize_url(s: &str) -> Result<(String, bool), IocError> {
     let t = IocType::Url;
     // Control characters (tabs, newlines) never; plain spaces only after the
@@ -362,11 +365,13 @@ fn normalize_url(s: &str) -> Result<(String, bool), IocError> {
     }
     let (host, reserved) = normalize_host(host)
         .ok_or_else(|| invalid(t, s, "the host is not a valid domain or IP"))?;
-    let mut out = String::with_capacity(s.len());
-    if let Some(sc) = scheme {
-        out.push_str(&sc.to_ascii_lowercase());
-        out.push_str("://");
+    let mut out = String::with_capacity(s.len() + 7);
+    match scheme {
+        Some(sc) => out.push_str(&sc.to_ascii_lowercase()),
+        // `tinyurl.com/qxzz6ky`: what a browser or proxy log makes of it.
+        None => out.push_str("http"),
     }
+    out.push_str("://");
     if let Some(u) = userinfo {
         out.push_str(u);
         out.push('@');
@@ -460,6 +465,7 @@ mod tests {
         assert_eq!(n("cve-2021-44228").1, "CVE-2021-44228");
         assert_eq!(n("t1071.001").1, "T1071.001");
         assert_eq!(n("evil.com/gate.php").0, IocType::Url);
+        assert_eq!(n("tinyurl.com/qxzz6ky").1, "http://tinyurl.com/qxzz6ky");
     }
 
     #[test]

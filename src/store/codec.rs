@@ -2,8 +2,16 @@
 //! (standard config) of a private, compact mirror of the domain struct
 //! (times as i64 microseconds, not RFC 3339 strings). This is the only place
 //! that knows the encoding, so moving to another format touches one file.
+//!
+//! **Extension tail.** Fields added after format 1 was frozen follow the
+//! bincode body as a second bincode value, [`IndicatorExt`], written only
+//! when one of them is set. bincode's `decode_from_slice` stops after the
+//! body, so an older iocd reads such a record and ignores the tail (and
+//! rewrites it without it: only the direction is lost), while records
+//! written before the tail existed decode with every extension field empty.
+//! No format bump, no conversion, either way.
 
-use crate::ioc::{Indicator, IocType, Source, Tlp};
+use crate::ioc::{Direction, Indicator, IocType, Source, Tlp};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -40,6 +48,31 @@ struct IndicatorV1 {
     description: Option<String>,
     to_ids: bool,
     reserved: bool,
+}
+
+/// The extension tail (see the module docs). Fields are only ever
+/// appended, each decoding from its absence as "unset".
+#[derive(Serialize, Deserialize, Default)]
+struct IndicatorExt {
+    /// Per source, in `sources` order: 0 none, 1 [`Direction::Src`],
+    /// 2 [`Direction::Dst`] (MISP `ip-src`/`ip-dst` kept for the export).
+    directions: Vec<u8>,
+}
+
+fn direction_code(d: Option<Direction>) -> u8 {
+    match d {
+        None => 0,
+        Some(Direction::Src) => 1,
+        Some(Direction::Dst) => 2,
+    }
+}
+
+fn direction_of(code: u8) -> Option<Direction> {
+    match code {
+        1 => Some(Direction::Src),
+        2 => Some(Direction::Dst),
+        _ => None,
+    }
 }
 
 /// Microseconds since the Unix epoch.
@@ -79,6 +112,18 @@ pub fn encode_indicator(i: &Indicator) -> Vec<u8> {
     // Encoding plain owned data into a Vec cannot fail.
     let body = bincode::serde::encode_to_vec(&v, bincode::config::standard()).unwrap_or_default();
     out.extend_from_slice(&body);
+    if i.sources.iter().any(|s| s.direction.is_some()) {
+        let ext = IndicatorExt {
+            directions: i
+                .sources
+                .iter()
+                .map(|s| direction_code(s.direction))
+                .collect(),
+        };
+        let tail =
+            bincode::serde::encode_to_vec(&ext, bincode::config::standard()).unwrap_or_default();
+        out.extend_from_slice(&tail);
+    }
     out
 }
 
@@ -88,9 +133,17 @@ pub fn decode_indicator(b: &[u8]) -> Result<Indicator, CodecError> {
     if fmt != FORMAT_V1 {
         return Err(CodecError::UnknownFormat(fmt));
     }
-    let (v, _): (IndicatorV1, usize) =
+    let (v, used): (IndicatorV1, usize) =
         bincode::serde::decode_from_slice(body, bincode::config::standard())
             .map_err(|e| CodecError::Corrupt(e.to_string()))?;
+    let ext: IndicatorExt = match body.get(used..) {
+        Some(tail) if !tail.is_empty() => {
+            bincode::serde::decode_from_slice(tail, bincode::config::standard())
+                .map(|(e, _)| e)
+                .map_err(|e| CodecError::Corrupt(format!("extension: {e}")))?
+        }
+        _ => IndicatorExt::default(),
+    };
     let ioc_type = IocType::from_code(v.ioc_type)
         .ok_or_else(|| CodecError::Corrupt(format!("type code {}", v.ioc_type)))?;
     Ok(Indicator {
@@ -107,7 +160,12 @@ pub fn decode_indicator(b: &[u8]) -> Result<Indicator, CodecError> {
         sources: v
             .sources
             .into_iter()
-            .map(|(name, reference)| Source { name, reference })
+            .enumerate()
+            .map(|(k, (name, reference))| Source {
+                name,
+                reference,
+                direction: ext.directions.get(k).copied().and_then(direction_of),
+            })
             .collect(),
         techniques: v.techniques,
         description: v.description,
@@ -176,6 +234,7 @@ mod tests {
             sources: vec![Source {
                 name: "eset".into(),
                 reference: Some("x".into()),
+                direction: None,
             }],
             techniques: vec!["T1071".into()],
             description: None,
@@ -193,5 +252,50 @@ mod tests {
             decode_indicator(&b[..b.len() / 2]),
             Err(CodecError::Corrupt(_))
         ));
+    }
+
+    #[test]
+    fn direction_tail_round_trips_and_old_decoders_ignore_it() {
+        let t = from_micros(1_700_000_000_000_000);
+        let mut i = Indicator {
+            id: indicator_id(IocType::Ipv4, "203.0.113.9"),
+            ioc_type: IocType::Ipv4,
+            value: "203.0.113.9".into(),
+            first_seen: t,
+            last_seen: t,
+            added_at: t,
+            modified: t,
+            confidence: 50,
+            tlp: None,
+            tags: vec![],
+            sources: vec![
+                Source::new("a", None),
+                Source {
+                    name: "b".into(),
+                    reference: Some("Op X".into()),
+                    direction: Some(Direction::Dst),
+                },
+            ],
+            techniques: vec![],
+            description: None,
+            to_ids: true,
+            reserved: true,
+        };
+        let plain = {
+            let mut p = i.clone();
+            p.sources[1].direction = None;
+            encode_indicator(&p)
+        };
+        let with_tail = encode_indicator(&i);
+        assert!(with_tail.len() > plain.len());
+        assert_eq!(decode_indicator(&with_tail).unwrap(), i);
+        // What format-1 decoders before the tail do: the body alone.
+        let (old, _): (IndicatorV1, usize) =
+            bincode::serde::decode_from_slice(&with_tail[1..], bincode::config::standard())
+                .unwrap();
+        assert_eq!(old.sources.len(), 2);
+        // A record without a tail (every record stored before) has none.
+        i.sources[1].direction = None;
+        assert_eq!(decode_indicator(&plain).unwrap(), i);
     }
 }

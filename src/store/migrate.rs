@@ -292,6 +292,7 @@ mod tests {
                 o.source = Some(crate::ioc::Source {
                     name: "a".into(),
                     reference: None,
+                    direction: None,
                 });
                 batch.push(o);
             }
@@ -307,6 +308,7 @@ mod tests {
                 r.sources = vec![crate::ioc::Source {
                     name: "b".into(),
                     reference: None,
+                    direction: None,
                 }];
                 s.iocs
                     .insert(

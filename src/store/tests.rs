@@ -34,6 +34,7 @@ fn merge_keeps_highest_confidence_unions_sources_and_moves_index() {
     a.source = Some(Source {
         name: "a".into(),
         reference: None,
+        direction: None,
     });
     s.ingest(vec![a, obs("other.com")]).unwrap();
     let id = crate::ioc::indicator_id(IocType::Domain, "evil.com");
@@ -45,6 +46,7 @@ fn merge_keeps_highest_confidence_unions_sources_and_moves_index() {
     b.source = Some(Source {
         name: "b".into(),
         reference: Some("r".into()),
+        direction: None,
     });
     let r = s.ingest(vec![b]).unwrap();
     assert_eq!(r.updated, 1);
@@ -293,6 +295,7 @@ fn seen(v: &str, year: i32, src: &str) -> Observation {
     o.source = Some(Source {
         name: src.into(),
         reference: Some(format!("{src}.csv")),
+        direction: None,
     });
     o.tags = vec![format!("from-{src}")];
     o

@@ -321,6 +321,7 @@ fn process(store: &Store, bytes: &[u8], id: Uuid, who: &Principal) -> Result<Vec
         source: Some(who.source_name_or("taxii")),
         confidence: None,
         tags: Vec::new(),
+        columns: Vec::new(),
     };
     let file_name = format!("TAXII submission {id}");
     let mut results = Vec::with_capacity(objects.len());

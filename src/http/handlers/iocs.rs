@@ -179,11 +179,13 @@ fn observation_from(item: PostItem, default_source: &Source) -> Result<Observati
             o.source = Some(Source {
                 name,
                 reference: p.reference,
+                direction: None,
             });
         } else if p.reference.is_some() {
             o.source = Some(Source {
                 name: default_source.name.clone(),
                 reference: p.reference,
+                direction: None,
             });
         }
         o.description = p.description;
@@ -217,6 +219,7 @@ pub async fn post(ctx: &Ctx<'_>, body: Incoming) -> Result<Response<Body>, ApiEr
     let source = Source {
         name: who.source_name_or("api"),
         reference: None,
+        direction: None,
     };
     let mut errors: Vec<Value> = Vec::new();
     let mut obs = Vec::new();
@@ -278,6 +281,7 @@ pub async fn post(ctx: &Ctx<'_>, body: Incoming) -> Result<Response<Body>, ApiEr
                 source: Some(source.name.clone()),
                 confidence: None,
                 tags: Vec::new(),
+                columns: Vec::new(),
             };
             let parsed = crate::import::parse_bytes(
                 &bytes,
