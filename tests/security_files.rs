@@ -137,10 +137,10 @@ fn an_edited_key_record_does_not_restore_silently() {
         .iter_mut()
         .find(|(t, k, _)| *t == 2 && k == free_id.as_bytes())
         .expect("the free key's record");
-    let mut rec: iocd::store::keys::ApiKeyRecord = iocd::store::codec::decode(&entry.2).unwrap();
+    let mut rec = iocd::store::keys::decode_key(&entry.2).unwrap();
     rec.scopes = vec!["admin".into()];
     rec.tier = "pro".into();
-    entry.2 = iocd::store::codec::encode(&rec);
+    entry.2 = iocd::store::keys::encode_key(&rec);
     let edited = s.dir.path().join("edited.iocdbak");
     std::fs::write(&edited, build(&p, None)).unwrap();
 
