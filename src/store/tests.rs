@@ -333,6 +333,25 @@ fn duplicates_inside_one_batch_merge_like_duplicates_across_batches() {
     );
 }
 
+/// Every id from `after` on, paging by cursor `limit` at a time.
+fn ids_paged(s: &Store, mut after: Option<Cursor>, limit: usize) -> Vec<Uuid> {
+    let mut ids = Vec::new();
+    loop {
+        let p = s
+            .page(&Query {
+                after,
+                limit,
+                ..Default::default()
+            })
+            .unwrap();
+        ids.extend(p.items.iter().map(|i| i.id));
+        match p.next {
+            Some(c) => after = Some(c),
+            None => return ids,
+        }
+    }
+}
+
 /// Everything of a record but the times the store assigns.
 fn content(i: &Indicator) -> String {
     let mut i = i.clone();
@@ -458,22 +477,7 @@ fn every_record_has_its_own_index_time_in_commit_order() {
     assert_eq!(p.items.len(), 5);
     // Cursor paging at odd limits meets every record once.
     for limit in [1, 7, 33] {
-        let mut ids = Vec::new();
-        let mut after = None;
-        loop {
-            let p = s
-                .page(&Query {
-                    after,
-                    limit,
-                    ..Default::default()
-                })
-                .unwrap();
-            ids.extend(p.items.iter().map(|i| i.id));
-            match p.next {
-                Some(c) => after = Some(c),
-                None => break,
-            }
-        }
+        let ids = ids_paged(&s, None, limit);
         assert_eq!(
             ids,
             all.iter().map(|i| i.id).collect::<Vec<_>>(),
@@ -513,22 +517,7 @@ fn blocks_of_shared_time_from_older_versions_still_page_exactly() {
     let new_id = crate::ioc::indicator_id(IocType::Domain, "new.example");
     expect.push(new_id);
     for limit in [1, 2, 7] {
-        let mut ids = Vec::new();
-        let mut after = None;
-        loop {
-            let p = s
-                .page(&Query {
-                    after,
-                    limit,
-                    ..Default::default()
-                })
-                .unwrap();
-            ids.extend(p.items.iter().map(|i| i.id));
-            match p.next {
-                Some(c) => after = Some(c),
-                None => break,
-            }
-        }
+        let ids = ids_paged(&s, None, limit);
         assert_eq!(ids, expect, "limit {limit}");
     }
     // The new block starts after every old record.
@@ -612,22 +601,7 @@ fn shared_time_blocks_from_older_versions_get_their_own_times_at_open() {
     assert!(rep.is_consistent(), "{rep:?}");
     assert_eq!(rep.records, 48);
     // The old cursor resumes without losing anything (it may repeat).
-    let mut ids = Vec::new();
-    let mut after = Some(old_cursor);
-    loop {
-        let p = s
-            .page(&Query {
-                after,
-                limit: 5,
-                ..Default::default()
-            })
-            .unwrap();
-        ids.extend(p.items.iter().map(|i| i.id));
-        match p.next {
-            Some(c) => after = Some(c),
-            None => break,
-        }
-    }
+    let ids = ids_paged(&s, Some(old_cursor), 5);
     assert!(expect[3..].iter().all(|id| ids.contains(id)));
     // Once converted, the next open changes nothing.
     drop(s);
