@@ -75,6 +75,18 @@ fn duplicate_rows_in_one_csv_keep_the_earliest_first_seen() {
         err.contains("3 read: 2 new, 1 updated, 0 unchanged"),
         "summary: {err}"
     );
+    // Item 8: the time range is known after the first import (one block).
+    let (code, out, err) = iocd(&["stats", "--json", "--data-dir", data.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let stats: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        stats["oldest"].is_string() && stats["newest"].is_string(),
+        "{stats}"
+    );
+    assert!(
+        stats["oldest"].as_str() <= stats["newest"].as_str(),
+        "{stats}"
+    );
     let rows = export(&data);
     assert_eq!(rows.len(), 2);
     let dup = by_value(&rows, "dup.example.com");
