@@ -40,6 +40,7 @@ pub struct Config {
     #[serde(deserialize_with = "de_tiers")]
     pub tiers: BTreeMap<String, TierConfig>,
     pub demo: DemoConfig,
+    pub inbox: InboxConfig,
 }
 
 /// `[server]`: listeners, limits and timeouts.
@@ -241,6 +242,63 @@ pub struct DemoConfig {
     pub seed_when_empty: bool,
 }
 
+/// How `[inbox]` notices new drops.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum WatchMode {
+    /// inotify (via `notify`), falling back to polling when it cannot be
+    /// set up; a rescan every `poll_secs` runs anyway (inotify can overflow).
+    Auto,
+    /// Only a scan every `poll_secs` (NFS or other mounts without inotify).
+    Poll,
+}
+
+/// `[inbox]`: the drop directory imported by the running server
+/// (`crate::ops::inbox`). Read at start (a change applies at the next
+/// restart).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct InboxConfig {
+    /// Watch the inbox while serving. Default true.
+    pub enabled: bool,
+    /// The inbox directory; relative paths are inside the data directory.
+    /// Default `inbox` (`<data_dir>/inbox`).
+    pub path: PathBuf,
+    /// `auto` (inotify, polling as fallback) or `poll`. Default `auto`.
+    pub watch: WatchMode,
+    /// Seconds a drop's size and modification times (for a directory: the
+    /// whole tree's) must stay unchanged before it is imported; a
+    /// `<name>.done` marker imports at once. Default 10, 1 to 86400.
+    pub settle_secs: u64,
+    /// Seconds between scans (the only detection in `poll` mode, the safety
+    /// net in `auto` mode). Default 5, 1 to 3600.
+    pub poll_secs: u64,
+    /// Source name given to IOCs whose file names no producer. Default
+    /// `inbox`.
+    pub source: String,
+    /// Largest file of a drop, MiB; a drop holding a larger file fails
+    /// unread. Default 2048 (the import limit), 1 to 2048.
+    pub max_file_mib: u64,
+    /// Days drops and reports are kept in `processed/` (0: forever);
+    /// `failed/` is never pruned. Default 30.
+    pub keep_days: u32,
+}
+
+impl Default for InboxConfig {
+    fn default() -> Self {
+        InboxConfig {
+            enabled: true,
+            path: PathBuf::from("inbox"),
+            watch: WatchMode::Auto,
+            settle_secs: 10,
+            poll_secs: 5,
+            source: "inbox".into(),
+            max_file_mib: 2048,
+            keep_days: 30,
+        }
+    }
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
@@ -342,6 +400,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             tiers: default_tiers(),
             demo: DemoConfig::default(),
+            inbox: InboxConfig::default(),
         }
     }
 }
@@ -587,6 +646,44 @@ impl Config {
                 "max_queued_verifications must be at most 100000".into(),
             );
         }
+        let ib = &self.inbox;
+        for (name, v, max) in [
+            ("settle_secs", ib.settle_secs, 86_400),
+            ("poll_secs", ib.poll_secs, 3_600),
+            ("max_file_mib", ib.max_file_mib, 2_048),
+        ] {
+            if !(1..=max).contains(&v) {
+                err("inbox", name, format!("{name} must be between 1 and {max}"));
+            }
+        }
+        if ib.source.trim().is_empty() {
+            err("inbox", "source", "source must not be empty".into());
+        }
+        if ib.path.as_os_str().is_empty() {
+            err(
+                "inbox",
+                "path",
+                "path must not be empty (default: inbox, inside the data directory)".into(),
+            );
+        } else if ib
+            .path
+            .components()
+            .any(|c| c == std::path::Component::ParentDir)
+        {
+            err(
+                "inbox",
+                "path",
+                "path must not contain '..' (give an absolute path instead)".into(),
+            );
+        } else if self.data_path(&ib.path) == self.storage.data_dir
+            || self.data_path(&ib.path).starts_with(self.store_path())
+        {
+            err(
+                "inbox",
+                "path",
+                "path must be a directory of its own, not the data directory or the store".into(),
+            );
+        }
         for (name, t) in &self.tiers {
             let sec = format!("tiers.{name}");
             if !name
@@ -746,6 +843,27 @@ scopes = [{all}]
 [demo]
 # Load generated demo IOCs when the store is empty at start, so every endpoint answers at once.
 seed_when_empty = true
+
+[inbox]
+# Files or directories dropped here (any import format) are imported by the running server once
+# complete, then moved to processed/ or failed/ beside a .report.json and .report.txt.
+# Complete means: a "<name>.done" file appears beside the drop (imported at once), or its size and
+# modification times stay unchanged for settle_secs. Names starting with "." and ending in .part,
+# .tmp or ~ are in-progress copies and are left alone. Read at start.
+enabled = true
+# Relative paths are inside data_dir.
+path = "inbox"
+# "auto": inotify, polling if that cannot be set up. "poll": scan every poll_secs only (NFS).
+watch = "auto"
+settle_secs = 10
+# Seconds between scans (in "auto" mode a safety net: inotify can overflow).
+poll_secs = 5
+# Source name for IOCs whose file names no producer (MISP Orgc, STIX created_by_ref).
+source = "inbox"
+# Largest file of a drop, MiB (a drop holding a larger file fails unread).
+max_file_mib = 2048
+# Days drops and their reports stay in processed/ (0: forever). failed/ is never pruned.
+keep_days = 30
 "#,
         scopes = ALL_SCOPES.join(", "),
         all = ALL_SCOPES

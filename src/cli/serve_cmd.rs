@@ -99,6 +99,7 @@ fn keep_restart_only(next: &mut Config, cur: &Config) -> Vec<&'static str> {
     keep!(tls.ca, "tls.ca");
     keep!(tls.extra_names, "tls.extra_names");
     keep!(demo, "demo");
+    keep!(inbox, "inbox");
     keep!(
         auth.max_concurrent_verifications,
         "auth.max_concurrent_verifications"
@@ -242,6 +243,15 @@ pub fn run(args: &ServeArgs) -> Result<i32> {
     let _control = crate::ops::control::serve(store.clone(), &dd)
         .map_err(|e| tracing::warn!(error = %e, "no control socket: online backup unavailable"))
         .ok();
+    // Files dropped into the inbox are imported while serving.
+    let _inbox = crate::ops::inbox::Inbox::from_config(&cfg).and_then(|ib| {
+        let dir = ib.dir.clone();
+        crate::ops::inbox::start(store.clone(), ib)
+            .map_err(
+                |e| tracing::error!(inbox = %dir.display(), error = format!("{e:#}"), "no inbox"),
+            )
+            .ok()
+    });
     let demo_store = store.clone();
     rt.block_on(async move {
         // Before the listen line, so a SIGHUP never meets the default action.

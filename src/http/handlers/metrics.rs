@@ -198,6 +198,18 @@ fn render_registry(out: &mut String) {
         "iocd_tls_reloads_total{{result=\"error\"}} {}",
         r.tls_reloads[1]
     );
+    out.push_str("# HELP iocd_inbox_drops_total Inbox drops filed since start, by outcome (src/ops/inbox.rs).\n");
+    out.push_str("# TYPE iocd_inbox_drops_total counter\n");
+    for (outcome, n) in [
+        ("processed", &crate::ops::inbox::PROCESSED_TOTAL),
+        ("failed", &crate::ops::inbox::FAILED_TOTAL),
+    ] {
+        let _ = writeln!(
+            out,
+            "iocd_inbox_drops_total{{outcome=\"{outcome}\"}} {}",
+            n.load(std::sync::atomic::Ordering::Relaxed)
+        );
+    }
 }
 
 /// `GET /metrics` (`read:stats`).
