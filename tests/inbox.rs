@@ -229,9 +229,20 @@ fn a_bad_file_lands_in_failed_with_its_reason() {
     );
     assert_eq!(total(&s), 0);
     assert!(reports(&s, "processed").is_empty());
+    // A symbolic link is not followed (it could point at the TLS key).
+    let key = s.dir.path().join("data/tls/server.key");
+    std::os::unix::fs::symlink(&key, inbox(&s).join("key.txt")).unwrap();
+    let r = wait_reports(&s, "failed", 3);
+    let r = r.iter().find(|r| r["drop"] == "key.txt").unwrap();
+    assert!(
+        r["reason"].as_str().unwrap().contains("symbolic link"),
+        "{r}"
+    );
+    assert!(r["summary"].is_null(), "{r}");
+    assert!(key.exists());
     // Text with no IOC in it is "nothing importable", also a failure.
     std::fs::write(inbox(&s).join("words.txt"), "hello\nworld\n").unwrap();
-    let r = wait_reports(&s, "failed", 3);
+    let r = wait_reports(&s, "failed", 4);
     let r = r.iter().find(|r| r["drop"] == "words.txt").unwrap();
     assert!(
         r["reason"].as_str().unwrap().contains("nothing importable"),

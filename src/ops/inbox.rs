@@ -50,6 +50,10 @@
 //! inbox. A stop between the final rename and the report leaves a drop in
 //! `processed/` without a report; it is not imported again either.
 //!
+//! A drop that is, or holds, a symbolic link fails unread: following it
+//! would let anyone who may drop files make the service read (and quote in
+//! a report) any file it can open, its TLS key included.
+//!
 //! One drop at a time, on a thread of its own (not a runtime worker), so a
 //! large import never stalls request handling beyond the store's own
 //! write lock. No error of the inbox stops the server: each is logged,
@@ -194,6 +198,8 @@ struct Fingerprint {
     in_progress: bool,
     /// The largest file, bytes.
     largest: u64,
+    /// The first symbolic link met (relative; empty: the drop itself).
+    symlink: Option<PathBuf>,
 }
 
 /// The watcher loop: never returns.
@@ -332,24 +338,46 @@ fn scan(store: &Store, inbox: &Inbox, seen: &mut BTreeMap<String, Seen>) -> Opti
     next
 }
 
-/// The drop's fingerprint; `None` when it cannot be read now.
+/// The drop's fingerprint; `None` when it has vanished. An entry that
+/// cannot be read is kept in it (with size 0), so the drop still settles
+/// and its report names the error.
 fn fingerprint(path: &Path) -> Option<Fingerprint> {
+    std::fs::symlink_metadata(path).ok()?;
     let mut fp = Fingerprint {
         entries: Vec::new(),
         in_progress: false,
         largest: 0,
+        symlink: None,
     };
     for e in walkdir::WalkDir::new(path)
         .follow_links(false)
         .sort_by_file_name()
     {
-        let e = e.ok()?;
-        let m = e.metadata().ok()?;
+        let (e, m) = match e.map(|e| (e.metadata(), e)) {
+            Ok((Ok(m), e)) => (e, m),
+            Ok((Err(_), e)) => {
+                fp.entries.push((e.path().to_path_buf(), 0, -1));
+                continue;
+            }
+            Err(err) => {
+                let p = err.path().map(Path::to_path_buf).unwrap_or_default();
+                fp.entries.push((p, 0, -1));
+                continue;
+            }
+        };
         let mtime = m
             .modified()
             .ok()
             .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_nanos() as i128);
+        if m.file_type().is_symlink() && fp.symlink.is_none() {
+            fp.symlink = Some(
+                e.path()
+                    .strip_prefix(path)
+                    .unwrap_or(e.path())
+                    .to_path_buf(),
+            );
+        }
         if m.is_file() {
             fp.largest = fp.largest.max(m.len());
             let n = e.file_name().to_string_lossy();
@@ -399,7 +427,18 @@ fn process(store: &Store, inbox: &Inbox, path: &Path, name: &str, fp: &Fingerpri
     let started = now_rfc3339();
     let t0 = Instant::now();
     tracing::info!(drop = %name, "inbox: importing");
-    let outcome = if fp.largest > inbox.max_file_bytes {
+    let outcome = if let Some(link) = &fp.symlink {
+        // A link could make the service read (and quote in the report)
+        // any file it can open, its TLS key included.
+        Outcome {
+            ok: false,
+            reason: Some(format!(
+                "{} is a symbolic link; links are not followed out of the inbox (copy the file itself); nothing was read",
+                if link.as_os_str().is_empty() { name.to_string() } else { format!("{name}/{}", link.display()) }
+            )),
+            summary: None,
+        }
+    } else if fp.largest > inbox.max_file_bytes {
         Outcome {
             ok: false,
             reason: Some(format!(
