@@ -958,6 +958,46 @@ mod tests {
     }
 
     #[test]
+    fn inbox_settings_are_checked() {
+        for (text, needle) in [
+            (
+                "[inbox]\nsettle_secs = 0\n",
+                "settle_secs must be between 1 and 86400",
+            ),
+            (
+                "[inbox]\npoll_secs = 7200\n",
+                "poll_secs must be between 1 and 3600",
+            ),
+            (
+                "[inbox]\nmax_file_mib = 4096\n",
+                "max_file_mib must be between 1 and 2048",
+            ),
+            ("[inbox]\nsource = \" \"\n", "source must not be empty"),
+            (
+                "[inbox]\npath = \"../elsewhere\"\n",
+                "must not contain '..'",
+            ),
+            (
+                "[inbox]\npath = \"store/x\"\n",
+                "not the data directory or the store",
+            ),
+        ] {
+            let e = Config::parse(text, "f").unwrap_err();
+            assert!(e[0].message.contains(needle), "{text}: {e:?}");
+            assert_eq!(e[0].pos, ":2", "{text}");
+        }
+        let e = Config::parse("[inbox]\nwatch = \"fanotify\"\n", "f").unwrap_err();
+        assert!(e[0].message.contains("unknown variant"), "{e:?}");
+        let c = Config::parse("[inbox]\nwatch = \"poll\"\nkeep_days = 0\n", "f").unwrap();
+        assert_eq!(c.inbox.watch, WatchMode::Poll);
+        assert_eq!(c.inbox.settle_secs, 10);
+        assert_eq!(
+            c.data_path(&c.inbox.path),
+            PathBuf::from("./iocd-data/inbox")
+        );
+    }
+
+    #[test]
     fn partial_tier_tables_fill_from_defaults() {
         let c = Config::parse(
             "[tiers.free]\nrequests_per_minute = 20\n[tiers.soc]\nlookback_days = 30\n",
