@@ -238,9 +238,10 @@ pub fn run(args: &ServeArgs) -> Result<i32> {
     crate::http::quotas::load(&state);
     let quota_state = state.clone();
     let quota_task_state = state.clone();
-    // `iocd backup` / `iocd verify` reach the running server here.
-    let _control = crate::ops::control::serve(store.clone(), &dd)
-        .map_err(|e| tracing::warn!(error = %e, "no control socket: online backup unavailable"))
+    // The CLI (`iocd import`, `stats`, `export`, `keys`, `backup`,
+    // `verify`) reaches the running server here.
+    let _control = crate::ops::control::serve(state.clone(), &dd)
+        .map_err(|e| tracing::warn!(error = %e, "no control socket: the CLI cannot reach this server"))
         .ok();
     let demo_store = store.clone();
     rt.block_on(async move {

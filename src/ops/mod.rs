@@ -6,6 +6,7 @@
 
 pub mod backup_key;
 pub mod control;
+pub mod frames;
 pub mod files;
 pub mod sdnotify;
 
