@@ -159,7 +159,14 @@ pub fn import(store: &Store, args: &ImportArgs) -> Result<Summary> {
         };
         Ok(FileInput::new(f, content))
     });
-    ingest_files(store, args.format, &defaults, &mut inputs, &mut summary, &bar)?;
+    ingest_files(
+        store,
+        args.format,
+        &defaults,
+        &mut inputs,
+        &mut summary,
+        &bar,
+    )?;
     bar.finish_and_clear();
     Ok(summary)
 }
@@ -288,7 +295,9 @@ pub fn ingest_files(
             };
             bar.set_message(input.shown.clone());
             let size = input.size;
-            parsed = import_file(input, format, defaults, &mut batch, summary, bar, done_bytes);
+            parsed = import_file(
+                input, format, defaults, &mut batch, summary, bar, done_bytes,
+            );
             if parsed.is_err() {
                 break;
             }

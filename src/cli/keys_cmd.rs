@@ -76,7 +76,13 @@ pub fn run(args: &KeysArgs) -> Result<i32> {
     }
     let store = open_store(&cfg.storage.data_dir)?;
     let (stdout, stderr) = (std::io::stdout(), std::io::stderr());
-    execute(&store, &cfg, &args.cmd, &mut stdout.lock(), &mut stderr.lock())?;
+    execute(
+        &store,
+        &cfg,
+        &args.cmd,
+        &mut stdout.lock(),
+        &mut stderr.lock(),
+    )?;
     // Run as root on a stopped appliance: leave the store to its owner.
     drop(store);
     let dd = &cfg.storage.data_dir;
@@ -98,7 +104,6 @@ pub fn execute(
     err: &mut dyn Write,
 ) -> Result<()> {
     match cmd {
-
         KeysCmd::Create {
             name,
             tier,
@@ -145,7 +150,7 @@ pub fn execute(
                 )?;
                 for k in keys {
                     writeln!(
-                    out,
+                        out,
                         "{:<16}  {:<20}  {:<6}  {:<20}  {:<20}  {}",
                         k.id,
                         k.name,

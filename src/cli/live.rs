@@ -64,11 +64,7 @@ pub struct Reply {
 /// `out`, standard-error frames to this process's stderr, progress to
 /// `progress`. An error frame becomes the error (the offline message); a
 /// connection that ends early says so.
-pub fn receive(
-    r: &mut impl Read,
-    out: &mut dyn Write,
-    progress: &dyn Fn(u64),
-) -> Result<Reply> {
+pub fn receive(r: &mut impl Read, out: &mut dyn Write, progress: &dyn Fn(u64)) -> Result<Reply> {
     let mut result = Vec::new();
     let stderr = io::stderr();
     loop {
@@ -130,7 +126,12 @@ pub fn run_remote(data_dir: &Path, req: &Request) -> Result<Option<i32>> {
 /// Server side: runs `req` on the server's store, its output as frames on
 /// `w`, then the exit frame (or the error frame with the message the
 /// offline command prints). `r` carries the import upload.
-pub fn serve(state: &AppState, req: Request, r: &mut dyn BufRead, w: &UnixStream) -> io::Result<()> {
+pub fn serve(
+    state: &AppState,
+    req: Request,
+    r: &mut dyn BufRead,
+    w: &UnixStream,
+) -> io::Result<()> {
     let store = &state.store;
     let cfg = state.config();
     let mut out = BufWriter::with_capacity(256 * 1024, FrameWriter::new(w, frames::STDOUT));

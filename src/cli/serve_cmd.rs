@@ -241,7 +241,9 @@ pub fn run(args: &ServeArgs) -> Result<i32> {
     // The CLI (`iocd import`, `stats`, `export`, `keys`, `backup`,
     // `verify`) reaches the running server here.
     let _control = crate::ops::control::serve(state.clone(), &dd)
-        .map_err(|e| tracing::warn!(error = %e, "no control socket: the CLI cannot reach this server"))
+        .map_err(
+            |e| tracing::warn!(error = %e, "no control socket: the CLI cannot reach this server"),
+        )
         .ok();
     let demo_store = store.clone();
     rt.block_on(async move {

@@ -133,7 +133,10 @@ mod tests {
         write_frame(&mut buf, STDOUT, b"hello").unwrap();
         write_frame(&mut buf, EXIT, b"").unwrap();
         let mut r = &buf[..];
-        assert_eq!(read_frame(&mut r).unwrap(), Some((STDOUT, b"hello".to_vec())));
+        assert_eq!(
+            read_frame(&mut r).unwrap(),
+            Some((STDOUT, b"hello".to_vec()))
+        );
         assert_eq!(read_frame(&mut r).unwrap(), Some((EXIT, Vec::new())));
         assert_eq!(read_frame(&mut r).unwrap(), None);
         // Cut inside a frame.

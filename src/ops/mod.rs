@@ -6,8 +6,8 @@
 
 pub mod backup_key;
 pub mod control;
-pub mod frames;
 pub mod files;
+pub mod frames;
 pub mod sdnotify;
 
 use std::path::Path;
