@@ -7,19 +7,27 @@
 //! file is written to a temporary name beside it and renamed into place
 //! only when complete, so a half-written export never sits under the final
 //! name (an interrupted run leaves the old file, or none).
+//!
+//! While `iocd serve` runs, the server scans its store and streams the body
+//! back over the control socket ([`crate::cli::live`]); this process still
+//! writes the file (atomically, with its own permissions) or stdout, so the
+//! result is byte for byte the offline one. A server failure mid-stream
+//! fails the write the same way a store error does offline.
 
 use super::setup::{load_config, open_store_with_cache};
+use crate::config::Config;
 use crate::export::{self, ExportOptions, Format, StixFormat};
 use crate::ioc::{IocType, Tlp};
-use crate::store::{Query, StoreError};
+use crate::store::{Query, Store, StoreError};
 use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::cell::RefCell;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-/// Export IOCs to a file (or stdout).
-#[derive(clap::Args, Debug)]
+/// Export IOCs to a file (or stdout). Also the control socket's `export`
+/// request (serde).
+#[derive(clap::Args, Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ExportArgs {
     /// Output format: json, csv, stix, misp, cef or openioc.
     #[arg(long, short, default_value = "json")]
@@ -81,11 +89,62 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
         })
 }
 
-/// Runs `iocd export`; exit code 0 on success.
+/// Runs `iocd export` (the body from the running server if there is one);
+/// exit code 0 on success.
 pub fn run(args: &ExportArgs) -> Result<i32> {
     let cfg = load_config(args.config.as_deref(), args.data_dir.as_deref())?;
-    // One sequential pass: a small page cache keeps memory flat.
-    let store = open_store_with_cache(&cfg.storage.data_dir, 8 * 1024 * 1024)?;
+    let dd = &cfg.storage.data_dir;
+    let req = super::live::Request::Export {
+        export: Box::new(args.clone()),
+    };
+    let count = match super::live::connect(dd, &req)? {
+        Some(mut conn) => sink(args, |w| {
+            let reply = super::live::receive(&mut conn, w, &|_| {})
+                .map_err(|e| io::Error::other(format!("{e:#}")))?;
+            serde_json::from_slice(&reply.result)
+                .map_err(|e| io::Error::other(format!("the server sent a malformed count: {e}")))
+        })?,
+        None => {
+            // One sequential pass: a small page cache keeps memory flat.
+            let store = open_store_with_cache(dd, 8 * 1024 * 1024)?;
+            sink(args, |w| write_body(&store, &cfg, args, w))?
+        }
+    };
+    let dest = args
+        .output
+        .as_ref()
+        .map_or("stdout".to_string(), |p| p.display().to_string());
+    eprintln!("exported {count} IOCs as {} to {dest}", args.format);
+    Ok(0)
+}
+
+/// Runs `write` into stdout or, atomically, `--output`.
+fn sink<F>(args: &ExportArgs, write: F) -> Result<u64>
+where
+    F: FnOnce(&mut dyn Write) -> io::Result<u64>,
+{
+    match &args.output {
+        None => {
+            let stdout = io::stdout();
+            let mut w = BufWriter::with_capacity(1 << 16, stdout.lock());
+            let n = write(&mut w).context("writing the export to stdout")?;
+            w.flush().context("writing the export to stdout")?;
+            Ok(n)
+        }
+        Some(path) => write_atomically(path, write),
+    }
+}
+
+/// Writes the export `args` asks for (format, filters, options; the
+/// identity name from `cfg`) from `store` into `w`; returns the number of
+/// IOCs written. A store error ends the stream and is returned, so a file
+/// is then never renamed into place.
+pub fn write_body(
+    store: &Store,
+    cfg: &Config,
+    args: &ExportArgs,
+    w: &mut dyn Write,
+) -> io::Result<u64> {
     let q = Query {
         ioc_type: args.ioc_type,
         since: args.since,
@@ -105,38 +164,20 @@ pub fn run(args: &ExportArgs) -> Result<i32> {
     opts.openioc.short_description = format!("{} IOCs", cfg.server.identity_name);
 
     // The writers take plain indicators; a store error ends the stream and
-    // fails the write, so a file is then never renamed into place.
+    // fails the write.
     let failure: RefCell<Option<StoreError>> = RefCell::new(None);
     let items = store
         .scan(&q)
         .map_while(|r| r.map_err(|e| *failure.borrow_mut() = Some(e)).ok())
         .take(args.limit.unwrap_or(usize::MAX));
-    let write = |w: &mut dyn Write| -> io::Result<u64> {
-        let n = export::write(args.format, &mut IoRef(w), items, &opts)?;
-        match failure.borrow_mut().take() {
-            Some(e) => Err(io::Error::other(format!(
-                "reading the store failed, the export is incomplete: {e}"
-            ))),
-            None => Ok(n),
-        }
-    };
-
-    let count = match &args.output {
-        None => {
-            let stdout = io::stdout();
-            let mut w = BufWriter::with_capacity(1 << 16, stdout.lock());
-            let n = write(&mut w).context("writing the export to stdout")?;
-            w.flush().context("writing the export to stdout")?;
-            n
-        }
-        Some(path) => write_atomically(path, write)?,
-    };
-    let dest = args
-        .output
-        .as_ref()
-        .map_or("stdout".to_string(), |p| p.display().to_string());
-    eprintln!("exported {count} IOCs as {} to {dest}", args.format);
-    Ok(0)
+    let n = export::write(args.format, &mut IoRef(w), items, &opts)?;
+    let failed = failure.borrow_mut().take();
+    match failed {
+        Some(e) => Err(io::Error::other(format!(
+            "reading the store failed, the export is incomplete: {e}"
+        ))),
+        None => Ok(n),
+    }
 }
 
 /// `&mut dyn Write` as a sized `Write`, for the generic writers.

@@ -23,7 +23,7 @@ use crate::ioc::Observation;
 use crate::store::{IngestReport, Store, StoreError};
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -78,7 +78,7 @@ pub struct ImportArgs {
 }
 
 /// What happened to one file.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct FileReport {
     pub path: String,
     /// Format used; `None` when the file failed before detection.
@@ -98,14 +98,14 @@ pub struct FileReport {
 }
 
 /// A file left out of a directory walk, and why.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct SkippedFile {
     pub path: String,
     pub reason: String,
 }
 
 /// The whole import (the `--json` line).
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Summary {
     pub files_read: u64,
     pub files_failed: u64,
@@ -127,8 +127,14 @@ pub struct Summary {
 /// Runs `iocd import`; returns the exit code.
 pub fn run(args: &ImportArgs) -> Result<i32> {
     let cfg = load_config(args.config.as_deref(), args.data_dir.as_deref())?;
-    let store = open_store_with_cache(&cfg.storage.data_dir, cfg.storage.import_cache_mib << 20)?;
-    let summary = import(&store, args)?;
+    let summary = match super::import_live::import(&cfg.storage.data_dir, args)? {
+        Some(s) => s,
+        None => {
+            let store =
+                open_store_with_cache(&cfg.storage.data_dir, cfg.storage.import_cache_mib << 20)?;
+            import(&store, args)?
+        }
+    };
     print_summary(&summary);
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);
@@ -140,19 +146,126 @@ pub fn run(args: &ImportArgs) -> Result<i32> {
 /// printed). Errors only for store failures; file problems are in the
 /// summary.
 pub fn import(store: &Store, args: &ImportArgs) -> Result<Summary> {
-    let defaults = ImportDefaults {
+    let defaults = defaults_of(args);
+    let mut summary = Summary::default();
+    let files = walk(&args.paths, &mut summary);
+    let total_bytes: u64 = files.iter().map(|f| f.size).sum();
+    let bar = progress_bar(total_bytes);
+    let mut inputs = files.into_iter().map(|f| {
+        let content = match read(&f.path) {
+            Ok(b) if !f.explicit && is_symlink_placeholder(&f.path, &b) => Content::Placeholder,
+            Ok(b) => Content::Bytes(b),
+            Err(reason) => Content::Failed(reason),
+        };
+        Ok(FileInput::new(f, content))
+    });
+    ingest_files(
+        store,
+        args.format,
+        &defaults,
+        &mut inputs,
+        &mut summary,
+        &bar,
+    )?;
+    bar.finish_and_clear();
+    Ok(summary)
+}
+
+/// What `--source`, `--confidence`, `--tag` and `--column` add.
+pub fn defaults_of(args: &ImportArgs) -> ImportDefaults {
+    ImportDefaults {
         source: args.source.clone(),
         confidence: args.confidence,
         tags: args.tags.clone(),
         columns: args.columns.clone(),
-    };
-    let mut summary = Summary::default();
-    let mut files = Vec::new();
-    for p in &args.paths {
-        collect(p, true, &mut files, &mut summary);
     }
-    let total_bytes: u64 = files.iter().map(|f| f.1).sum();
-    let bar = progress_bar(total_bytes);
+}
+
+/// A file found by [`walk`]: its path, size in bytes (0 for a pipe) and
+/// whether it was named on the command line.
+#[derive(Debug, Clone)]
+pub struct FoundFile {
+    pub path: PathBuf,
+    pub size: u64,
+    pub explicit: bool,
+}
+
+/// Walks `paths` as the offline import does (directories recursively in
+/// name order, hidden entries and non-IOC names skipped): the files to
+/// read, in order; unreadable and skipped entries go into `summary`.
+pub fn walk(paths: &[PathBuf], summary: &mut Summary) -> Vec<FoundFile> {
+    let mut files = Vec::new();
+    for p in paths {
+        collect(p, true, &mut files, summary);
+    }
+    files
+        .into_iter()
+        .map(|(path, size, explicit)| FoundFile {
+            path,
+            size,
+            explicit,
+        })
+        .collect()
+}
+
+/// What became of reading one file.
+#[derive(Debug)]
+pub enum Content {
+    /// The whole file (at most [`MAX_FILE_BYTES`]).
+    Bytes(Vec<u8>),
+    /// It could not be read; the reason as the summary shows it.
+    Failed(String),
+    /// A git symlink placeholder met in a directory walk (not imported).
+    Placeholder,
+}
+
+/// One file handed to [`ingest_files`].
+#[derive(Debug)]
+pub struct FileInput {
+    /// As shown in the summary (the operator's path).
+    pub shown: String,
+    /// Its base name, for format hints (`*.sha256`, `*.csv`).
+    pub file_name: String,
+    /// Size in bytes, for the progress bar (0: unknown).
+    pub size: u64,
+    /// Named on the command line (always parsed and reported).
+    pub explicit: bool,
+    pub content: Content,
+}
+
+impl FileInput {
+    /// The input for a file found by [`walk`].
+    pub fn new(f: FoundFile, content: Content) -> FileInput {
+        FileInput {
+            shown: f.path.display().to_string(),
+            file_name: base_name(&f.path),
+            size: f.size,
+            explicit: f.explicit,
+            content,
+        }
+    }
+}
+
+/// The last component of `path` (lossy UTF-8), or "".
+pub fn base_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Parses `inputs` in order and ingests their observations in batches of
+/// [`BATCH`], filling `summary` (per-file reports, counts, the ingest
+/// report). `bar` advances by bytes parsed. Stops at the first `Err` of
+/// `inputs` (an upload that broke off) or store failure: batches already
+/// ingested stay (each is one atomic ingest), the rest is dropped.
+pub fn ingest_files(
+    store: &Store,
+    format: Format,
+    defaults: &ImportDefaults,
+    inputs: &mut dyn Iterator<Item = Result<FileInput>>,
+    summary: &mut Summary,
+    bar: &ProgressBar,
+) -> Result<()> {
     // Parsing runs on this thread while the store writes the previous
     // batch on another (the two halves of an import take similar time on
     // a 2-core appliance). A rendezvous channel keeps at most one batch in
@@ -172,17 +285,18 @@ pub fn import(store: &Store, args: &ImportArgs) -> Result<Summary> {
         };
         let mut parsed = Ok(());
         let mut done_bytes = 0u64;
-        for (path, size, explicit) in files.iter().map(|(p, s, e)| (p, *s, *e)) {
-            bar.set_message(path.display().to_string());
+        for input in &mut *inputs {
+            let input = match input {
+                Ok(i) => i,
+                Err(e) => {
+                    parsed = Err(e);
+                    break;
+                }
+            };
+            bar.set_message(input.shown.clone());
+            let size = input.size;
             parsed = import_file(
-                path,
-                explicit,
-                args.format,
-                &defaults,
-                &mut batch,
-                &mut summary,
-                &bar,
-                done_bytes,
+                input, format, defaults, &mut batch, summary, bar, done_bytes,
             );
             if parsed.is_err() {
                 break;
@@ -202,12 +316,33 @@ pub fn import(store: &Store, args: &ImportArgs) -> Result<Summary> {
         parsed?;
         Ok(report)
     })?;
-    bar.finish_and_clear();
-    summary.new = report.new;
-    summary.updated = report.updated;
-    summary.unchanged = report.unchanged;
-    summary.suppressed = report.suppressed;
-    Ok(summary)
+    summary.new += report.new;
+    summary.updated += report.updated;
+    summary.unchanged += report.unchanged;
+    summary.suppressed += report.suppressed;
+    Ok(())
+}
+
+impl Summary {
+    /// Adds `later` (the files read after this summary's) to this one, as
+    /// if one import had done both: counts add, lists append in order.
+    pub fn absorb(&mut self, later: Summary) {
+        self.files_read += later.files_read;
+        self.files_failed += later.files_failed;
+        self.files_skipped += later.files_skipped;
+        self.observations += later.observations;
+        self.new += later.new;
+        self.updated += later.updated;
+        self.unchanged += later.unchanged;
+        self.suppressed += later.suppressed;
+        self.rejected += later.rejected;
+        self.skipped_items += later.skipped_items;
+        for (t, n) in later.unmapped_types {
+            *self.unmapped_types.entry(t).or_default() += n;
+        }
+        self.files.extend(later.files);
+        self.skipped_files.extend(later.skipped_files);
+    }
 }
 
 /// Observations waiting for the store, handed to the writer thread in
@@ -237,10 +372,8 @@ impl Batch {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn import_file(
-    path: &Path,
-    explicit: bool,
+    input: FileInput,
     format: Format,
     defaults: &ImportDefaults,
     batch: &mut Batch,
@@ -248,32 +381,34 @@ fn import_file(
     bar: &ProgressBar,
     done_bytes: u64,
 ) -> Result<()> {
-    let shown = path.display().to_string();
+    let FileInput {
+        shown,
+        file_name,
+        explicit,
+        content,
+        ..
+    } = input;
     let mut rep = FileReport {
         path: shown.clone(),
         ..FileReport::default()
     };
-    let bytes = match read(path) {
-        Ok(b) => b,
-        Err(reason) => {
+    let bytes = match content {
+        Content::Bytes(b) => b,
+        Content::Failed(reason) => {
             rep.failed = Some(reason);
             summary.files_failed += 1;
             summary.files.push(rep);
             return Ok(());
         }
+        Content::Placeholder => {
+            summary.files_skipped += 1;
+            summary.skipped_files.push(SkippedFile {
+                path: shown,
+                reason: "git symlink placeholder (its target is imported on its own)".into(),
+            });
+            return Ok(());
+        }
     };
-    if !explicit && is_symlink_placeholder(path, &bytes) {
-        summary.files_skipped += 1;
-        summary.skipped_files.push(SkippedFile {
-            path: shown,
-            reason: "git symlink placeholder (its target is imported on its own)".into(),
-        });
-        return Ok(());
-    }
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
     let mut items = match parse_iter(&bytes, &file_name, format, defaults) {
         Ok(i) => i,
         // In a directory walk, JSON that is neither MISP nor STIX (a config,
@@ -360,6 +495,22 @@ fn import_file(
 
 /// Reads a whole file, with a message fit for the summary on failure.
 fn read(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let (f, len) = open_for_import(path)?;
+    let mut out = Vec::with_capacity(len as usize);
+    f.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if out.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large_input());
+    }
+    Ok(out)
+}
+
+/// Opens a file to import and returns it with its length (0 for a pipe),
+/// or the reason for the summary: unreadable, or a regular file over
+/// [`MAX_FILE_BYTES`].
+pub fn open_for_import(path: &Path) -> Result<(std::fs::File, u64), String> {
     let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(format!(
@@ -367,20 +518,18 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
             meta.len()
         ));
     }
-    // A pipe (`/dev/stdin`, `<(curl …)`) has no length up front: read at
-    // most one byte past the cap to tell.
-    use std::io::Read;
+    // A pipe (`/dev/stdin`, `<(curl …)`) has no length up front: the
+    // reader stops one byte past the cap to tell ([`too_large_input`]).
     let f = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
-    let mut out = Vec::with_capacity(meta.len() as usize);
-    f.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| format!("cannot read: {e}"))?;
-    if out.len() as u64 > MAX_FILE_BYTES {
-        return Err(format!(
-            "the input is over {MAX_FILE_BYTES} bytes; inputs over that are not imported — split it first"
-        ));
-    }
-    Ok(out)
+    Ok((f, meta.len()))
+}
+
+/// The summary's reason for an input (a pipe) that ran past
+/// [`MAX_FILE_BYTES`].
+pub fn too_large_input() -> String {
+    format!(
+        "the input is over {MAX_FILE_BYTES} bytes; inputs over that are not imported — split it first"
+    )
 }
 
 /// Adds `path` (a file, or a directory walked recursively) to `files` as
@@ -495,7 +644,7 @@ pub fn skip_reason(path: &Path) -> Option<&'static str> {
 /// A checkout without symlink support stores a symlink as a small file
 /// holding the target path (`aceCryptor` → `ace_cryptor`). True for a file
 /// without extension whose whole content names an existing sibling.
-fn is_symlink_placeholder(path: &Path, bytes: &[u8]) -> bool {
+pub fn is_symlink_placeholder(path: &Path, bytes: &[u8]) -> bool {
     let no_ext = path.extension().is_none();
     if !no_ext || bytes.len() > 255 || bytes.contains(&b'\n') {
         return false;
@@ -507,7 +656,8 @@ fn is_symlink_placeholder(path: &Path, bytes: &[u8]) -> bool {
     !target.is_empty() && path.parent().is_some_and(|dir| dir.join(target).exists())
 }
 
-fn progress_bar(total: u64) -> ProgressBar {
+/// A byte progress bar on stderr when it is a terminal, else hidden.
+pub fn progress_bar(total: u64) -> ProgressBar {
     let target = if std::io::stderr().is_terminal() {
         ProgressDrawTarget::stderr()
     } else {
@@ -523,7 +673,7 @@ fn progress_bar(total: u64) -> ProgressBar {
 }
 
 /// The human summary, on stderr.
-fn print_summary(s: &Summary) {
+pub fn print_summary(s: &Summary) {
     eprintln!(
         "files: {} read, {} failed, {} skipped (not IOC data)",
         s.files_read, s.files_failed, s.files_skipped

@@ -1,9 +1,18 @@
-//! `iocd keys create|list|revoke|rotate` (server stopped; while it runs, use
-//! `/api/v1/keys`).
+//! `iocd keys create|list|revoke|rotate`.
+//!
+//! With the server stopped this opens the store; while `iocd serve` runs,
+//! the server runs the same [`execute`] over the control socket
+//! ([`crate::cli::live`]) with its own tiers, and a revoked or rotated key
+//! stops authenticating at once (the server drops it from its verified-key
+//! cache, as `DELETE /api/v1/keys/{id}` does).
 
 use super::setup::{load_config, open_store};
 use crate::apikeys::{check_scopes_for_tier, check_source_name, new_key};
+use crate::config::Config;
+use crate::store::Store;
 use anyhow::{bail, Result};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
 use std::path::PathBuf;
 
 /// API key management.
@@ -19,8 +28,9 @@ pub struct KeysArgs {
     pub data_dir: Option<PathBuf>,
 }
 
-/// The key subcommands.
-#[derive(clap::Subcommand, Debug)]
+/// The key subcommands (also the control socket's `keys` request).
+#[derive(clap::Subcommand, Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum KeysCmd {
     /// Create a key; prints only the key on stdout, details on stderr.
     Create {
@@ -55,11 +65,45 @@ fn ts(m: Option<i64>) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-/// Runs `iocd keys ...`.
+/// Runs `iocd keys ...` (through the running server if there is one).
 pub fn run(args: &KeysArgs) -> Result<i32> {
     let cfg = load_config(args.config.as_deref(), args.data_dir.as_deref())?;
+    let req = super::live::Request::Keys {
+        keys: args.cmd.clone(),
+    };
+    if let Some(code) = super::live::run_remote(&cfg.storage.data_dir, &req)? {
+        return Ok(code);
+    }
     let store = open_store(&cfg.storage.data_dir)?;
-    match &args.cmd {
+    let (stdout, stderr) = (std::io::stdout(), std::io::stderr());
+    execute(
+        &store,
+        &cfg,
+        &args.cmd,
+        &mut stdout.lock(),
+        &mut stderr.lock(),
+    )?;
+    // Run as root on a stopped appliance: leave the store to its owner.
+    drop(store);
+    let dd = &cfg.storage.data_dir;
+    if let Err(e) = crate::ops::match_owner(&super::setup::store_dir(dd), dd) {
+        eprintln!("warning: could not restore the owner of the store: {e}");
+    }
+    Ok(0)
+}
+
+/// Runs one key subcommand on `store` with the tiers of `cfg`: the key
+/// (create, rotate) or the listing on `out`, details on `err`. Errors: an
+/// unknown tier, id or scope, a revoked key to rotate, a store failure —
+/// with the message the CLI prints.
+pub fn execute(
+    store: &Store,
+    cfg: &Config,
+    cmd: &KeysCmd,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<()> {
+    match cmd {
         KeysCmd::Create {
             name,
             tier,
@@ -82,28 +126,31 @@ pub fn run(args: &KeysArgs) -> Result<i32> {
             let (key, mut rec) = new_key(name, tier, scopes)?;
             rec.source_name = source_name;
             store.put_key(&rec)?;
-            eprintln!(
+            writeln!(
+                err,
                 "created key id {} name '{}' tier {} scopes {} source '{}'",
                 rec.id,
                 rec.name,
                 rec.tier,
                 rec.scopes.join(","),
                 rec.source_name.as_deref().unwrap_or("api")
-            );
-            println!("{key}");
+            )?;
+            writeln!(out, "{key}")?;
         }
         KeysCmd::List { json } => {
             let keys = store.list_keys()?;
             if *json {
                 let v: Vec<_> = keys.iter().map(crate::http::handlers::key_json).collect();
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
             } else {
-                println!(
+                writeln!(
+                    out,
                     "{:<16}  {:<20}  {:<6}  {:<20}  {:<20}  scopes",
                     "id", "name", "tier", "created", "revoked"
-                );
+                )?;
                 for k in keys {
-                    println!(
+                    writeln!(
+                        out,
                         "{:<16}  {:<20}  {:<6}  {:<20}  {:<20}  {}",
                         k.id,
                         k.name,
@@ -111,7 +158,7 @@ pub fn run(args: &KeysArgs) -> Result<i32> {
                         ts(Some(k.created)),
                         ts(k.revoked),
                         k.scopes.join(",")
-                    );
+                    )?;
                 }
             }
         }
@@ -124,30 +171,27 @@ pub fn run(args: &KeysArgs) -> Result<i32> {
             }
             let (key, rec) = crate::apikeys::rotate_key(&k)?;
             store.put_key(&rec)?;
-            eprintln!(
+            writeln!(
+                err,
                 "rotated key id {} name '{}' tier {}: the old secret no longer works",
                 rec.id, rec.name, rec.tier
-            );
-            println!("{key}");
+            )?;
+            writeln!(out, "{key}")?;
         }
         KeysCmd::Revoke { id } => {
             let Some(mut k) = store.get_key(id)? else {
                 bail!("no key with id '{id}' (see `iocd keys list`)");
             };
             if k.revoked.is_some() {
-                eprintln!("key {id} was already revoked");
+                writeln!(err, "key {id} was already revoked")?;
             } else {
                 k.revoked = Some(chrono::Utc::now().timestamp_micros());
                 store.put_key(&k)?;
-                eprintln!("revoked key {id}");
+                writeln!(err, "revoked key {id}")?;
             }
         }
     }
-    // Run as root on a stopped appliance: leave the store to its owner.
-    drop(store);
-    let dd = &cfg.storage.data_dir;
-    if let Err(e) = crate::ops::match_owner(&super::setup::store_dir(dd), dd) {
-        eprintln!("warning: could not restore the owner of the store: {e}");
-    }
-    Ok(0)
+    out.flush()?;
+    err.flush()?;
+    Ok(())
 }

@@ -239,9 +239,12 @@ pub fn run(args: &ServeArgs) -> Result<i32> {
     crate::http::quotas::load(&state);
     let quota_state = state.clone();
     let quota_task_state = state.clone();
-    // `iocd backup` / `iocd verify` reach the running server here.
-    let _control = crate::ops::control::serve(store.clone(), &dd)
-        .map_err(|e| tracing::warn!(error = %e, "no control socket: online backup unavailable"))
+    // The CLI (`iocd import`, `stats`, `export`, `keys`, `backup`,
+    // `verify`) reaches the running server here.
+    let _control = crate::ops::control::serve(state.clone(), &dd)
+        .map_err(
+            |e| tracing::warn!(error = %e, "no control socket: the CLI cannot reach this server"),
+        )
         .ok();
     // Files dropped into the inbox are imported while serving.
     let _inbox = crate::ops::inbox::Inbox::from_config(&cfg).and_then(|ib| {

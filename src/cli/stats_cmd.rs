@@ -3,12 +3,16 @@
 //!
 //! Counts by type come from the store's counters (cheap); counts by source
 //! scan every record, which takes about a second per million IOCs.
+//!
+//! While `iocd serve` runs, the server gathers and renders them
+//! ([`crate::cli::live`]); the output is the same either way.
 
 use super::setup::{load_config, open_store};
 use crate::store::Store;
 use anyhow::Result;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::PathBuf;
 
 /// Show what the store holds.
@@ -60,32 +64,46 @@ pub fn stats(store: &Store) -> Result<Stats> {
     })
 }
 
-/// Runs `iocd stats`; exit code 0.
+/// Runs `iocd stats` (through the running server if there is one); exit
+/// code 0.
 pub fn run(args: &StatsArgs) -> Result<i32> {
     let cfg = load_config(args.config.as_deref(), args.data_dir.as_deref())?;
+    let req = super::live::Request::Stats { json: args.json };
+    if let Some(code) = super::live::run_remote(&cfg.storage.data_dir, &req)? {
+        return Ok(code);
+    }
     let store = open_store(&cfg.storage.data_dir)?;
     let s = stats(&store)?;
-    if args.json {
-        println!("{}", serde_json::to_string(&s)?);
-        return Ok(0);
+    let stdout = std::io::stdout();
+    render(&s, args.json, &mut stdout.lock())?;
+    Ok(0)
+}
+
+/// Writes `s` as `iocd stats` prints it: one JSON line (`json`) or the
+/// table.
+pub fn render(s: &Stats, json: bool, out: &mut dyn Write) -> std::io::Result<()> {
+    if json {
+        writeln!(out, "{}", serde_json::to_string(s)?)?;
+        return Ok(());
     }
-    println!("IOCs: {} (tombstones: {})", s.total, s.tombstones);
-    println!("by type:");
+    writeln!(out, "IOCs: {} (tombstones: {})", s.total, s.tombstones)?;
+    writeln!(out, "by type:")?;
     for (t, n) in &s.by_type {
-        println!("  {t:<14}{n:>10}");
+        writeln!(out, "  {t:<14}{n:>10}")?;
     }
-    println!("by source:");
+    writeln!(out, "by source:")?;
     let mut sources: Vec<_> = s.by_source.iter().collect();
     sources.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     for (name, n) in sources {
-        println!("  {name:<30}{n:>10}");
+        writeln!(out, "  {name:<30}{n:>10}")?;
     }
     if let (Some(a), Some(b)) = (&s.oldest, &s.newest) {
-        println!("modified: {a} .. {b}");
+        writeln!(out, "modified: {a} .. {b}")?;
     }
-    println!(
+    writeln!(
+        out,
         "size on disk: {:.1} MiB",
         s.size_on_disk as f64 / (1024.0 * 1024.0)
-    );
-    Ok(0)
+    )?;
+    out.flush()
 }

@@ -49,8 +49,10 @@ use std::fmt;
 use std::io::{self, Write};
 use std::str::FromStr;
 
-/// An export format, as named by the CLI `--format` and the API paths.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// An export format, as named by the CLI `--format` and the API paths
+/// (serialized lowercase, `openioc`, for the control socket).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
     Json,
     Csv,

@@ -33,7 +33,8 @@ pub const CONTENT_TYPE: &str = "application/stix+json;version=2.1";
 
 /// `format=` of the spec: the bundle envelope (default; most tools expect
 /// it) or the bare object array.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum StixFormat {
     #[default]
     Bundle,

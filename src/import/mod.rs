@@ -40,7 +40,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Input format. `Auto` sniffs the content (see [`detect_format`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     Auto,

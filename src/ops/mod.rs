@@ -1,6 +1,6 @@
 //! Operations plumbing for running iocd as a managed service: the systemd
 //! readiness protocol ([`sdnotify`]), the local control socket that lets
-//! `iocd backup` / `iocd verify` reach a running server ([`control`]), the
+//! every CLI command reach a running server ([`control`]), the
 //! inbox directory the server imports dropped files from ([`inbox`]), and
 //! keeping file ownership right when an operator runs an offline command
 //! as root ([`match_owner`]).
@@ -8,6 +8,7 @@
 pub mod backup_key;
 pub mod control;
 pub mod files;
+pub mod frames;
 pub mod inbox;
 pub mod sdnotify;
 
