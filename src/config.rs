@@ -40,6 +40,9 @@ pub struct Config {
     #[serde(deserialize_with = "de_tiers")]
     pub tiers: BTreeMap<String, TierConfig>,
     pub demo: DemoConfig,
+    /// `[[feeds]]`: feeds `iocd serve` pulls on a schedule
+    /// ([`crate::feeds::FeedConfig`]). Default: none.
+    pub feeds: Vec<crate::feeds::FeedConfig>,
 }
 
 /// `[server]`: listeners, limits and timeouts.
@@ -342,6 +345,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             tiers: default_tiers(),
             demo: DemoConfig::default(),
+            feeds: Vec::new(),
         }
     }
 }
@@ -378,11 +382,30 @@ fn locate(text: &str, section: &str, key: &str) -> String {
         return String::new();
     };
     let mut item = doc.as_item();
+    // A number indexes an array of tables (`feeds.2.url`).
+    let mut in_array: Option<&toml_edit::Table> = None;
     for part in section.split('.').chain([key]).filter(|p| !p.is_empty()) {
-        match item.get(part) {
+        let next = match (in_array.take(), part.parse::<usize>(), item) {
+            (Some(t), _, _) => t.get(part),
+            (None, Ok(n), toml_edit::Item::ArrayOfTables(a)) => match a.get(n) {
+                Some(t) => {
+                    in_array = Some(t);
+                    continue;
+                }
+                None => None,
+            },
+            _ => item.get(part),
+        };
+        match next {
             Some(i) => item = i,
             None => return String::new(),
         }
+    }
+    if let Some(t) = in_array {
+        return t
+            .span()
+            .map(|s| format!(":{}", line_col(text, s.start).0))
+            .unwrap_or_default();
     }
     let span = match item {
         toml_edit::Item::Value(v) => v.span(),
@@ -626,6 +649,9 @@ impl Config {
                 }
             }
         }
+        crate::feeds::config::validate(&self.feeds, |i, key, message| {
+            err(&format!("feeds.{i}"), key, message)
+        });
         errs
     }
 
@@ -746,6 +772,33 @@ scopes = [{all}]
 [demo]
 # Load generated demo IOCs when the store is empty at start, so every endpoint answers at once.
 seed_when_empty = true
+
+# Feeds pulled by `iocd serve` on a schedule (none by default). One [[feeds]] table per feed;
+# name, url and format are required, the other keys show their defaults. See `iocd feeds status`.
+# [[feeds]]
+# name = "lan-misp"                       # unique; the source name of the feed's IOCs
+# url = "https://misp.soc.lan/feeds/main" # http(s) URL, or a local file or directory
+# format = "misp_feed"                    # csv, text, misp, misp_feed, stix, taxii, openioc
+# interval = "1h"                         # 30s, 15m, 1h, 1d (at least 1s); 0-10% jitter is added
+# enabled = true
+# confidence = 50                         # for IOCs the feed states none for (default: importer's)
+# tags = []                               # added to every IOC of the feed
+# tlp = "amber"                           # for IOCs the feed states none for (default: none)
+# columns = []                            # CSV columns holding IOCs (as import --column)
+# ca_file = "/etc/iocd/soc-ca.pem"        # extra CA for this feed's HTTPS server
+# client_cert = "/etc/iocd/feed.crt"      # mutual TLS (with client_key)
+# client_key = "/etc/iocd/feed.key"
+# bearer_token_file = "/etc/iocd/token"   # Authorization: Bearer <first line of the file>
+# api_key_file = "/etc/iocd/misp.key"     # or this key in api_key_header (MISP: "Authorization")
+# api_key_header = "X-API-Key"
+# username = "iocd"                       # or HTTP Basic (TAXII servers) with password_file
+# password_file = "/etc/iocd/taxii.pw"
+# timeout = "5m"                          # whole request, body included
+# connect_timeout = "10s"
+# max_bytes = 268435456                   # bytes downloaded per run, enforced while streaming
+# max_redirects = 5
+# page_size = 1000                        # TAXII objects per page
+# max_pages = 1000                        # TAXII pages per run
 "#,
         scopes = ALL_SCOPES.join(", "),
         all = ALL_SCOPES

@@ -114,7 +114,7 @@ fn keep_restart_only(next: &mut Config, cur: &Config) -> Vec<&'static str> {
 /// `[tls]` section names (so pointing it at the SOC's own CA-signed files
 /// and sending SIGHUP switches certificates) and puts the other settings
 /// that requests read (tiers and their rate limits, scopes and lookback,
-/// `[auth]`, body limit, identity name, upgrade URL) in effect for the
+/// `[auth]`, body limit, identity name, upgrade URL, `[[feeds]]`) in effect for the
 /// next requests. New handshakes get the new certificate; open connections
 /// are untouched. A config with errors changes nothing; bad certificate
 /// files keep the current certificate. Either is logged. Returns whether
@@ -174,6 +174,13 @@ fn reload(
             settings = restart_only.join(", "),
             "reload: these settings apply at the next restart"
         );
+    }
+    // `[[feeds]]`: changed feeds are rescheduled at once (crate::feeds).
+    if let Some(f) = crate::feeds::registry() {
+        if next.feeds != cur.feeds {
+            f.reconfigure(&next.feeds);
+            tracing::info!(feeds = next.feeds.len(), "reload: feeds rescheduled");
+        }
     }
     if next != *cur {
         state.set_config(next);
@@ -243,6 +250,8 @@ pub fn run(args: &ServeArgs) -> Result<i32> {
         .map_err(|e| tracing::warn!(error = %e, "no control socket: online backup unavailable"))
         .ok();
     let demo_store = store.clone();
+    let feed_store = store.clone();
+    let feed_rt = rt.handle().clone();
     rt.block_on(async move {
         // Before the listen line, so a SIGHUP never meets the default action.
         let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -299,6 +308,11 @@ pub fn run(args: &ServeArgs) -> Result<i32> {
                 "plaintext HTTP also on http://{}/ (config: server.plaintext_listen)",
                 p.local_addr()?
             ));
+        }
+        // Scheduled feeds start once the server is up (crate::feeds).
+        crate::feeds::start(feed_store, &dd, &cfg.feeds, feed_rt);
+        if !cfg.feeds.is_empty() {
+            tracing::info!(feeds = cfg.feeds.len(), enabled = cfg.feeds.iter().filter(|f| f.enabled).count(), "feeds scheduled");
         }
         let quota_saver = tokio::spawn(crate::http::quotas::save_periodically(quota_task_state));
         tracing::info!(listen = %local, "serving");

@@ -17,7 +17,8 @@
 //!   with `<data_dir>/backup.key` ([`crate::ops::backup_key`]);
 //! - `verify` → the JSON [`crate::store::verify::VerifyReport`] (read-only:
 //!   repair needs the server stopped);
-//! - `ping` → nothing (is a server running here?).
+//! - `ping` → nothing (is a server running here?);
+//! - `feeds-status`, `feeds-run NAME` → JSON from [`crate::feeds::control`].
 //!
 //! Connections are served one at a time on one thread: backups are
 //! serialized anyway (they hold the writer mutex), and a read timeout keeps
@@ -162,9 +163,18 @@ fn handle(store: &Store, data_dir: &Path, mut s: UnixStream) -> std::io::Result<
             }
             Err(e) => writeln!(s, "error {e}"),
         },
+        // `feeds-status`, `feeds-run NAME`: crate::feeds answers.
+        cmd if cmd.starts_with("feeds-") => match crate::feeds::control(cmd) {
+            Some(Ok(payload)) => {
+                s.write_all(b"ok\n")?;
+                s.write_all(payload.as_bytes())
+            }
+            Some(Err(e)) => writeln!(s, "error {e}"),
+            None => writeln!(s, "error unknown command '{cmd}'"),
+        },
         other => writeln!(
             s,
-            "error unknown command '{other}' (known: backup, verify, ping)"
+            "error unknown command '{other}' (known: backup, verify, ping, feeds-status, feeds-run NAME)"
         ),
     }
 }
