@@ -297,6 +297,12 @@ pub fn run(args: &ServeArgs) -> Result<i32> {
             let r = demo_store.ingest(crate::demo::observations(40))?;
             super::notice(&format!("Loaded {} demo IOCs (tag 'demo'; source 'iocd-demo'). Import real data with `iocd import` or POST /api/v1/iocs.", r.new));
         }
+        // Scheduled feeds start once the listeners are ours, before the
+        // listen line (after it, `iocd feeds` may ask for them).
+        crate::feeds::start(feed_store, &dd, &cfg.feeds, feed_rt);
+        if !cfg.feeds.is_empty() {
+            tracing::info!(feeds = cfg.feeds.len(), enabled = cfg.feeds.iter().filter(|f| f.enabled).count(), "feeds scheduled");
+        }
         let local = l.local_addr()?;
         super::notice(&format!(
             "iocd {} listening on https://{local}/ (health: https://{local}/api/v1/health)",
@@ -308,11 +314,6 @@ pub fn run(args: &ServeArgs) -> Result<i32> {
                 "plaintext HTTP also on http://{}/ (config: server.plaintext_listen)",
                 p.local_addr()?
             ));
-        }
-        // Scheduled feeds start once the server is up (crate::feeds).
-        crate::feeds::start(feed_store, &dd, &cfg.feeds, feed_rt);
-        if !cfg.feeds.is_empty() {
-            tracing::info!(feeds = cfg.feeds.len(), enabled = cfg.feeds.iter().filter(|f| f.enabled).count(), "feeds scheduled");
         }
         let quota_saver = tokio::spawn(crate::http::quotas::save_periodically(quota_task_state));
         tracing::info!(listen = %local, "serving");

@@ -305,15 +305,19 @@ pub fn validate(feeds: &[FeedConfig], mut err: impl FnMut(usize, &str, String)) 
                 format!("feed '{n}': only http://, https:// URLs or a local path are supported, not '{}'", f.url),
             );
         } else {
+            // A local path that does not exist (yet) is not a config
+            // error: a drop directory may be created later, a mount may be
+            // down at boot. Its runs fail with "cannot read" in the status.
             let p = f.local_path();
-            match std::fs::metadata(&p) {
-                Err(e) => err(i, "url", format!("feed '{n}': cannot read '{}': {e}", p.display())),
-                Ok(m) if f.format == FeedFormat::MispFeed && !m.is_dir() => err(
+            if !p.is_absolute() {
+                err(i, "url", format!("feed '{n}': a local path must be absolute, not '{}'", f.url));
+            }
+            if f.format == FeedFormat::MispFeed && p.is_file() {
+                err(
                     i,
                     "url",
                     format!("feed '{n}': a local misp_feed must be a directory holding manifest.json"),
-                ),
-                Ok(_) => {}
+                );
             }
         }
         if f.format == FeedFormat::Taxii && !f.is_remote() {
