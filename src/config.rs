@@ -893,6 +893,41 @@ mod tests {
     }
 
     #[test]
+    fn feeds_are_checked_with_their_lines() {
+        let text = "[[feeds]]\nname = \"a\"\nurl = \"https://intel.example/x.csv\"\nformat = \"csv\"\n\n\
+            [[feeds]]\nname = \"a\"\nurl = \"ftp://intel.example/\"\nformat = \"text\"\ninterval = \"0s\"\ntlp = \"purple\"\n";
+        let e = Config::parse(text, "f").unwrap_err();
+        let msgs: Vec<String> = e
+            .iter()
+            .map(|e| format!("{}{}", e.pos, e.message))
+            .collect();
+        for needle in [
+            ":7feed name 'a' is used twice",
+            ":8feed 'a': only http://, https:// URLs or a local path",
+            ":10feed 'a': interval must be between 1s and 30d",
+            ":11feed 'a': unknown TLP 'purple'",
+        ] {
+            assert!(
+                msgs.iter().any(|m| m.starts_with(needle)),
+                "{needle}: {msgs:?}"
+            );
+        }
+        let e = Config::parse(
+            "[[feeds]]\nname = \"x\"\nurl = \"/srv/x\"\nformat = \"csvx\"\n",
+            "f",
+        )
+        .unwrap_err();
+        assert_eq!(e[0].pos, ":4:10", "{e:?}");
+        let c = Config::parse(
+            "[[feeds]]\nname = \"x\"\nurl = \"/srv/not-yet\"\nformat = \"text\"\n",
+            "f",
+        )
+        .unwrap();
+        assert_eq!(c.feeds[0].interval().as_secs(), 3600);
+        assert!(c.feeds[0].enabled);
+    }
+
+    #[test]
     fn partial_tier_tables_fill_from_defaults() {
         let c = Config::parse(
             "[tiers.free]\nrequests_per_minute = 20\n[tiers.soc]\nlookback_days = 30\n",

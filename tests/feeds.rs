@@ -35,7 +35,11 @@ impl FeedServer {
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        let port = line.trim().strip_prefix("PORT ").expect("PORT line").to_string();
+        let port = line
+            .trim()
+            .strip_prefix("PORT ")
+            .expect("PORT line")
+            .to_string();
         FeedServer {
             child,
             base: format!("http://127.0.0.1:{port}"),
@@ -172,7 +176,11 @@ fn feeds_import_on_schedule_and_bad_feeds_fail_alone() {
     let rec = s.json("/api/v1/lookup?value=csv-feed.example", &s.keys.admin);
     assert_eq!(rec["ioc"]["tlp"], "green", "{rec}");
     assert!(
-        rec["ioc"]["tags"].as_array().unwrap().iter().any(|t| t == "lan-feed"),
+        rec["ioc"]["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "lan-feed"),
         "{rec}"
     );
 
@@ -184,14 +192,37 @@ fn feeds_import_on_schedule_and_bad_feeds_fail_alone() {
     });
     for name in ["f-text", "f-mispfeed"] {
         let c = &feed(&all, name)["status"]["counts"];
-        assert_eq!((c["new"].as_u64(), c["updated"].as_u64(), c["observations"].as_u64()), (Some(0), Some(0), Some(0)), "{name}: {c}");
+        assert_eq!(
+            (
+                c["new"].as_u64(),
+                c["updated"].as_u64(),
+                c["observations"].as_u64()
+            ),
+            (Some(0), Some(0), Some(0)),
+            "{name}: {c}"
+        );
     }
     let st = fs.stats();
-    assert!(st["/list.txt"]["if_none_match"].as_u64().unwrap() >= 1, "{st}");
-    assert!(st["/list.txt"]["not_modified"].as_u64().unwrap() >= 1, "{st}");
-    assert!(st["/mispfeed/manifest.json"]["not_modified"].as_u64().unwrap() >= 1, "{st}");
+    assert!(
+        st["/list.txt"]["if_none_match"].as_u64().unwrap() >= 1,
+        "{st}"
+    );
+    assert!(
+        st["/list.txt"]["not_modified"].as_u64().unwrap() >= 1,
+        "{st}"
+    );
+    assert!(
+        st["/mispfeed/manifest.json"]["not_modified"]
+            .as_u64()
+            .unwrap()
+            >= 1,
+        "{st}"
+    );
     // Each MISP feed event was fetched once: later runs stop at the manifest.
-    assert_eq!(st["/mispfeed/6f1b0000-0000-4000-8000-0000000000a1.json"]["requests"], 1, "{st}");
+    assert_eq!(
+        st["/mispfeed/6f1b0000-0000-4000-8000-0000000000a1.json"]["requests"], 1,
+        "{st}"
+    );
 
     // Each bad feed reports its own clear error; the others went on.
     let all = wait_for(&s, 60, "bad feeds failed", |f| {
@@ -206,7 +237,10 @@ fn feeds_import_on_schedule_and_bad_feeds_fail_alone() {
         ("bad-loop", "redirect"),
         ("bad-404", "HTTP 404"),
     ] {
-        let e = feed(&all, name)["status"]["last_error"].as_str().unwrap_or("").to_string();
+        let e = feed(&all, name)["status"]["last_error"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
         assert!(e.contains(needle), "{name}: {e}");
         assert!(feed(&all, name)["status"]["last_success"].is_null());
     }
@@ -223,9 +257,16 @@ fn feeds_import_on_schedule_and_bad_feeds_fail_alone() {
     let r = s.get("/api/v1/feeds", &s.keys.free);
     assert_eq!(r.status(), 403);
     let v: Value = r.json().unwrap();
-    assert!(v["error"]["code"].is_string() && v["error"]["request_id"].is_string(), "{v}");
+    assert!(
+        v["error"]["code"].is_string() && v["error"]["request_id"].is_string(),
+        "{v}"
+    );
     // No secret or query string in the listing.
-    assert!(!s.get("/api/v1/feeds", &s.keys.admin).text().unwrap().contains("password"));
+    assert!(!s
+        .get("/api/v1/feeds", &s.keys.admin)
+        .text()
+        .unwrap()
+        .contains("password"));
 }
 
 #[test]
@@ -268,14 +309,20 @@ fn taxii_feed_pulls_only_new_objects() {
     let first = run();
     assert_eq!(first["last_result"], "ok", "{first}");
     assert_eq!(first["counts"]["new"], 3, "{first}");
-    assert!(first["counts"]["files"].as_u64().unwrap() >= 2, "paged: {first}");
+    assert!(
+        first["counts"]["files"].as_u64().unwrap() >= 2,
+        "paged: {first}"
+    );
     assert_eq!(sources(&s, "taxii-one.example"), vec!["up-taxii"]);
     // Two more upstream: the second run pulls those only.
     post(&["taxii-three.example", "198.51.100.3"]);
     let second = run();
     assert_eq!(second["last_result"], "ok", "{second}");
     assert_eq!(second["counts"]["new"], 2, "{second}");
-    assert_eq!(second["counts"]["unchanged"], 0, "old objects pulled again: {second}");
+    assert_eq!(
+        second["counts"]["unchanged"], 0,
+        "old objects pulled again: {second}"
+    );
     assert_eq!(second["counts"]["observations"], 2, "{second}");
     assert_eq!(sources(&s, "taxii-three.example"), vec!["up-taxii"]);
     // Nothing new: nothing pulled.
@@ -322,7 +369,10 @@ fn feeds_cli_with_and_without_a_server() {
     let (code, out, _) = iocd(&["feeds", "status", "--config", &cfg, "--json"]);
     assert_eq!(code, 0);
     let v: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(feed(v["data"].as_array().unwrap(), "local")["status"]["runs"], 1);
+    assert_eq!(
+        feed(v["data"].as_array().unwrap(), "local")["status"]["runs"],
+        1
+    );
     let (code, _, err) = iocd(&["feeds", "run", "gone", "--config", &cfg]);
     assert_eq!(code, 1, "a failed run exits 1");
     assert!(err.contains("FAILED") && err.contains("gone.txt"), "{err}");
@@ -334,7 +384,10 @@ fn feeds_cli_with_and_without_a_server() {
     s.stop();
     let (code, out, _) = iocd(&["feeds", "status", "--config", &cfg]);
     assert_eq!(code, 0);
-    assert!(out.contains("local (text,") && out.contains("2 new"), "{out}");
+    assert!(
+        out.contains("local (text,") && out.contains("2 new"),
+        "{out}"
+    );
     assert!(out.contains("last error (1 failure(s) in a row)"), "{out}");
     let (code, _, err) = iocd(&["feeds", "run", "local", "--config", &cfg]);
     assert_eq!(code, 0, "{err}");
@@ -343,14 +396,27 @@ fn feeds_cli_with_and_without_a_server() {
     let (code, out, err) = iocd(&["feeds", "run", "local", "--config", &cfg, "--json"]);
     assert_eq!(code, 0, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!((v["counts"]["new"].as_u64(), v["counts"]["unchanged"].as_u64()), (Some(1), Some(2)), "{v}");
+    assert_eq!(
+        (
+            v["counts"]["new"].as_u64(),
+            v["counts"]["unchanged"].as_u64()
+        ),
+        (Some(1), Some(2)),
+        "{v}"
+    );
     // A local MISP feed: both events, then only the changed one.
     let (code, out, err) = iocd(&["feeds", "run", "localmisp", "--config", &cfg, "--json"]);
     assert_eq!(code, 0, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!((v["counts"]["files"].as_u64(), v["counts"]["new"].as_u64()), (Some(2), Some(2)), "{v}");
+    assert_eq!(
+        (v["counts"]["files"].as_u64(), v["counts"]["new"].as_u64()),
+        (Some(2), Some(2)),
+        "{v}"
+    );
     let m = feed_dir.join("manifest.json");
-    let t = std::fs::read_to_string(&m).unwrap().replace("1767312000", "1767399999");
+    let t = std::fs::read_to_string(&m)
+        .unwrap()
+        .replace("1767312000", "1767399999");
     std::fs::write(&m, t).unwrap();
     let ev = feed_dir.join("6f1b0000-0000-4000-8000-0000000000a2.json");
     let t = std::fs::read_to_string(&ev)
@@ -360,11 +426,48 @@ fn feeds_cli_with_and_without_a_server() {
     let (code, out, err) = iocd(&["feeds", "run", "localmisp", "--config", &cfg, "--json"]);
     assert_eq!(code, 0, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!((v["counts"]["files"].as_u64(), v["counts"]["new"].as_u64()), (Some(1), Some(1)), "{v}");
+    assert_eq!(
+        (v["counts"]["files"].as_u64(), v["counts"]["new"].as_u64()),
+        (Some(1), Some(1)),
+        "{v}"
+    );
     // The state survives a restart: the server shows the offline runs.
     s.spawn();
     let f = feeds(&s);
     assert_eq!(feed(&f, "local")["status"]["runs"], 3);
     assert_eq!(feed(&f, "localmisp")["status"]["runs"], 2);
     assert_eq!(sources(&s, "misp-feed-c.example"), vec!["localmisp"]);
+}
+
+#[test]
+fn sighup_reschedules_changed_feeds() {
+    let mut s = Server::start_with(NO_DEMO, &[]);
+    let dir = s.dir.path().to_path_buf();
+    std::fs::write(dir.join("a.txt"), "reload-a.example\n").unwrap();
+    std::fs::write(dir.join("b.txt"), "reload-b.example\n").unwrap();
+    let feed_a = format!(
+        "[[feeds]]\nname = \"a\"\nurl = \"{}\"\nformat = \"text\"\ninterval = \"1h\"\n",
+        dir.join("a.txt").display()
+    );
+    restart_with_feeds(&mut s, &feed_a);
+    wait_for(&s, 30, "feed a ran at start", |f| runs(feed(f, "a")) == 1);
+    // Replace a by b in the config, then SIGHUP: b is scheduled at once.
+    let t = std::fs::read_to_string(&s.config).unwrap().replace(
+        &feed_a,
+        &feed_a
+            .replace("name = \"a\"", "name = \"b\"")
+            .replace("a.txt", "b.txt"),
+    );
+    std::fs::write(&s.config, t).unwrap();
+    let pid = s.child.as_ref().unwrap().id().to_string();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let all = wait_for(&s, 30, "feed b ran after SIGHUP", |f| {
+        f.iter().any(|x| x["name"] == "b" && runs(x) == 1)
+    });
+    assert!(all.iter().all(|x| x["name"] != "a"), "{all:?}");
+    assert_eq!(sources(&s, "reload-b.example"), vec!["b"]);
 }

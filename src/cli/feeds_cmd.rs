@@ -139,14 +139,22 @@ fn print_table(v: &Value) {
             s(&f["format"]),
             s(&f["url"]),
             s(&f["interval"]),
-            if f["enabled"].as_bool() == Some(false) { ", disabled" } else { "" }
+            if f["enabled"].as_bool() == Some(false) {
+                ", disabled"
+            } else {
+                ""
+            }
         );
         println!(
             "  last run {} ({}, {} ms{}), last success {}, next run {}",
             s(&st["last_run"]),
             s(&st["last_result"]),
             st["duration_ms"].as_u64().unwrap_or(0),
-            if st["running"].as_bool() == Some(true) { ", running now" } else { "" },
+            if st["running"].as_bool() == Some(true) {
+                ", running now"
+            } else {
+                ""
+            },
             s(&st["last_success"]),
             s(&st["next_run"]),
         );

@@ -69,8 +69,9 @@ pub struct FeedConfig {
     /// Unique name; the source name of every IOC the feed brings
     /// (letters, digits, `-`, `_`, `.`; at most 64).
     pub name: String,
-    /// `http://…` / `https://…`, or a local path (a file; a directory for
-    /// `misp_feed`, or a directory of files walked like `iocd import`).
+    /// `http://…` / `https://…`, or an absolute local path (a file; a
+    /// directory for `misp_feed`, or a directory of files walked like
+    /// `iocd import`). A local path need not exist at load.
     pub url: String,
     /// See [`FeedFormat`].
     pub format: FeedFormat,
@@ -181,19 +182,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("'{s}' is not a duration (write e.g. \"30s\", \"15m\", \"1h\", \"1d\")"))?;
+    let n: u64 = num.parse().map_err(|_| {
+        format!("'{s}' is not a duration (write e.g. \"30s\", \"15m\", \"1h\", \"1d\")")
+    })?;
     let mult = match unit.trim() {
         "" | "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
-        other => {
-            return Err(format!(
-                "'{s}': unknown unit '{other}' (s, m, h or d)"
-            ))
-        }
+        other => return Err(format!("'{s}': unknown unit '{other}' (s, m, h or d)")),
     };
     n.checked_mul(mult)
         .map(Duration::from_secs)
@@ -278,8 +275,7 @@ pub fn validate(feeds: &[FeedConfig], mut err: impl FnMut(usize, &str, String)) 
         let n = &f.name;
         let name_ok = !n.is_empty()
             && n.len() <= 64
-            && n
-                .bytes()
+            && n.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
             && !n.starts_with('.');
         if !name_ok {
@@ -296,7 +292,11 @@ pub fn validate(feeds: &[FeedConfig], mut err: impl FnMut(usize, &str, String)) 
             match reqwest::Url::parse(&f.url) {
                 Ok(u) if u.host_str().is_some_and(|h| !h.is_empty()) => {}
                 Ok(_) => err(i, "url", format!("feed '{n}': URL '{}' has no host", f.url)),
-                Err(e) => err(i, "url", format!("feed '{n}': URL '{}' is invalid: {e}", f.url)),
+                Err(e) => err(
+                    i,
+                    "url",
+                    format!("feed '{n}': URL '{}' is invalid: {e}", f.url),
+                ),
             }
         } else if f.url.contains("://") && !f.url.starts_with("file://") {
             err(
@@ -310,18 +310,28 @@ pub fn validate(feeds: &[FeedConfig], mut err: impl FnMut(usize, &str, String)) 
             // down at boot. Its runs fail with "cannot read" in the status.
             let p = f.local_path();
             if !p.is_absolute() {
-                err(i, "url", format!("feed '{n}': a local path must be absolute, not '{}'", f.url));
+                err(
+                    i,
+                    "url",
+                    format!("feed '{n}': a local path must be absolute, not '{}'", f.url),
+                );
             }
             if f.format == FeedFormat::MispFeed && p.is_file() {
                 err(
                     i,
                     "url",
-                    format!("feed '{n}': a local misp_feed must be a directory holding manifest.json"),
+                    format!(
+                        "feed '{n}': a local misp_feed must be a directory holding manifest.json"
+                    ),
                 );
             }
         }
         if f.format == FeedFormat::Taxii && !f.is_remote() {
-            err(i, "format", format!("feed '{n}': a taxii feed needs an http(s) URL"));
+            err(
+                i,
+                "format",
+                format!("feed '{n}': a taxii feed needs an http(s) URL"),
+            );
         }
         for (key, v, min) in [
             ("interval", &f.interval, 1u64),
@@ -330,38 +340,68 @@ pub fn validate(feeds: &[FeedConfig], mut err: impl FnMut(usize, &str, String)) 
         ] {
             match parse_duration(v) {
                 Ok(d) if d.as_secs() >= min && d.as_secs() <= 30 * 86_400 => {}
-                Ok(_) => err(i, key, format!("feed '{n}': {key} must be between 1s and 30d")),
+                Ok(_) => err(
+                    i,
+                    key,
+                    format!("feed '{n}': {key} must be between 1s and 30d"),
+                ),
                 Err(e) => err(i, key, format!("feed '{n}': {key}: {e}")),
             }
         }
         if f.confidence.is_some_and(|c| c > 100) {
-            err(i, "confidence", format!("feed '{n}': confidence must be 0-100"));
+            err(
+                i,
+                "confidence",
+                format!("feed '{n}': confidence must be 0-100"),
+            );
         }
         if let Some(t) = &f.tlp {
             if Tlp::from_str(t).is_err() {
                 err(
                     i,
                     "tlp",
-                    format!("feed '{n}': unknown TLP '{t}' (clear, green, amber, amber+strict, red)"),
+                    format!(
+                        "feed '{n}': unknown TLP '{t}' (clear, green, amber, amber+strict, red)"
+                    ),
                 );
             }
         }
         if !(1024..=(16u64 << 30)).contains(&f.max_bytes) {
-            err(i, "max_bytes", format!("feed '{n}': max_bytes must be between 1024 and 17179869184"));
+            err(
+                i,
+                "max_bytes",
+                format!("feed '{n}': max_bytes must be between 1024 and 17179869184"),
+            );
         }
         if f.max_redirects > 20 {
-            err(i, "max_redirects", format!("feed '{n}': max_redirects must be at most 20"));
+            err(
+                i,
+                "max_redirects",
+                format!("feed '{n}': max_redirects must be at most 20"),
+            );
         }
         if !(1..=100_000).contains(&f.page_size) {
-            err(i, "page_size", format!("feed '{n}': page_size must be between 1 and 100000"));
+            err(
+                i,
+                "page_size",
+                format!("feed '{n}': page_size must be between 1 and 100000"),
+            );
         }
         if !(1..=100_000).contains(&f.max_pages) {
-            err(i, "max_pages", format!("feed '{n}': max_pages must be between 1 and 100000"));
+            err(
+                i,
+                "max_pages",
+                format!("feed '{n}': max_pages must be between 1 and 100000"),
+            );
         }
         if f.client_cert.is_some() != f.client_key.is_some() {
             err(
                 i,
-                if f.client_cert.is_some() { "client_cert" } else { "client_key" },
+                if f.client_cert.is_some() {
+                    "client_cert"
+                } else {
+                    "client_key"
+                },
                 format!("feed '{n}': client_cert and client_key go together"),
             );
         }
@@ -372,7 +412,11 @@ pub fn validate(feeds: &[FeedConfig], mut err: impl FnMut(usize, &str, String)) 
                 format!("feed '{n}': username and password_file go together"),
             );
         }
-        let auths = [f.username.is_some(), f.bearer_token_file.is_some(), f.api_key_file.is_some()];
+        let auths = [
+            f.username.is_some(),
+            f.bearer_token_file.is_some(),
+            f.api_key_file.is_some(),
+        ];
         if auths.iter().filter(|a| **a).count() > 1 {
             err(
                 i,
@@ -381,7 +425,11 @@ pub fn validate(feeds: &[FeedConfig], mut err: impl FnMut(usize, &str, String)) 
             );
         }
         if reqwest::header::HeaderName::from_bytes(f.api_key_header.as_bytes()).is_err() {
-            err(i, "api_key_header", format!("feed '{n}': '{}' is not a header name", f.api_key_header));
+            err(
+                i,
+                "api_key_header",
+                format!("feed '{n}': '{}' is not a header name", f.api_key_header),
+            );
         }
         for (key, p) in [
             ("ca_file", &f.ca_file),
@@ -393,9 +441,17 @@ pub fn validate(feeds: &[FeedConfig], mut err: impl FnMut(usize, &str, String)) 
         ] {
             if let Some(p) = p {
                 if !p.is_file() {
-                    err(i, key, format!("feed '{n}': {key} '{}' is not a readable file", p.display()));
+                    err(
+                        i,
+                        key,
+                        format!("feed '{n}': {key} '{}' is not a readable file", p.display()),
+                    );
                 } else if !f.is_remote() {
-                    err(i, key, format!("feed '{n}': {key} applies only to http(s) feeds"));
+                    err(
+                        i,
+                        key,
+                        format!("feed '{n}': {key} applies only to http(s) feeds"),
+                    );
                 }
             }
         }

@@ -52,7 +52,8 @@ pub enum Fetched {
 /// Reads a secret file: its first line, trimmed; refused when empty.
 fn secret(path: &Path, what: &str) -> Result<String> {
     let b = crate::ops::files::read_capped(path, 64 * 1024, what)?;
-    let s = String::from_utf8(b).map_err(|_| anyhow!("{what} {} is not UTF-8 text", path.display()))?;
+    let s =
+        String::from_utf8(b).map_err(|_| anyhow!("{what} {} is not UTF-8 text", path.display()))?;
     let s = s.lines().next().unwrap_or("").trim().to_string();
     if s.is_empty() {
         bail!("{what} {} is empty", path.display());
@@ -61,7 +62,8 @@ fn secret(path: &Path, what: &str) -> Result<String> {
 }
 
 fn sensitive(v: String, what: &str) -> Result<HeaderValue> {
-    let mut h = HeaderValue::from_str(&v).map_err(|_| anyhow!("{what} holds characters not allowed in an HTTP header"))?;
+    let mut h = HeaderValue::from_str(&v)
+        .map_err(|_| anyhow!("{what} holds characters not allowed in an HTTP header"))?;
     h.set_sensitive(true);
     Ok(h)
 }
@@ -81,7 +83,9 @@ impl FeedClient {
         if let Some(p) = &f.api_key_file {
             let k = secret(p, "api_key_file")?;
             let name = reqwest::header::HeaderName::from_bytes(f.api_key_header.as_bytes())
-                .map_err(|_| anyhow!("api_key_header '{}' is not a header name", f.api_key_header))?;
+                .map_err(|_| {
+                    anyhow!("api_key_header '{}' is not a header name", f.api_key_header)
+                })?;
             headers.insert(name, sensitive(k, "api_key_file")?);
         }
         if let (Some(u), Some(p)) = (&f.username, &f.password_file) {
@@ -260,7 +264,10 @@ impl FeedClient {
             );
         }
         if e.is_timeout() {
-            return anyhow!("timed out after {} s fetching {u} (timeout)", self.timeout.as_secs());
+            return anyhow!(
+                "timed out after {} s fetching {u} (timeout)",
+                self.timeout.as_secs()
+            );
         }
         let mut msg = e.to_string();
         let mut src = std::error::Error::source(&e);

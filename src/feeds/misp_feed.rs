@@ -89,11 +89,17 @@ pub fn list_local(dir: &Path, before: &BTreeMap<String, i64>, max_bytes: u64) ->
             Ok(md) if md.is_file() => {
                 total += md.len();
                 if total > max_bytes {
-                    bail!("the changed events pass the feed's size cap (max_bytes) at {}", p.display());
+                    bail!(
+                        "the changed events pass the feed's size cap (max_bytes) at {}",
+                        p.display()
+                    );
                 }
                 files.push(p);
             }
-            _ => bail!("manifest.json lists event {id} but {} is missing", p.display()),
+            _ => bail!(
+                "manifest.json lists event {id} but {} is missing",
+                p.display()
+            ),
         }
     }
     Ok(Listed {
@@ -184,7 +190,10 @@ mod tests {
         assert_eq!(e["5f0c1e2a-1111-4222-8333-444455556666"], 1_700_000_000);
         let mut before = e.clone();
         before.insert("6f0c1e2a-1111-4222-8333-444455556666".into(), 5);
-        assert_eq!(changed(&e, &before), vec!["6f0c1e2a-1111-4222-8333-444455556666"]);
+        assert_eq!(
+            changed(&e, &before),
+            vec!["6f0c1e2a-1111-4222-8333-444455556666"]
+        );
         assert!(parse_manifest(b"[1]").is_err());
     }
 }

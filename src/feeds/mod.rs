@@ -136,7 +136,10 @@ impl Runner {
         let mut st = lock(&self.state);
         f(st.feeds.entry(name.to_string()).or_default());
         if let Err(e) = st.save(&self.data_dir) {
-            tracing::error!(error = format!("{e:#}"), "feeds: cannot save the state file");
+            tracing::error!(
+                error = format!("{e:#}"),
+                "feeds: cannot save the state file"
+            );
         }
     }
 
@@ -196,7 +199,7 @@ impl Runner {
                 }
                 Err(e) => {
                     if let Some(c) = e.cursor {
-                        s.cursor = c;
+                        s.cursor = *c;
                     }
                     s.status.counts = e.counts;
                     s.status.consecutive_failures += 1;
@@ -217,9 +220,7 @@ pub fn next_delay(interval: Duration, status: &FeedStatus) -> Duration {
     let mut rng = rand::thread_rng();
     if status.last_result == "failed" {
         let n = status.consecutive_failures.clamp(1, 20) - 1;
-        let base = RETRY_FIRST
-            .saturating_mul(1u32 << n.min(16))
-            .min(interval);
+        let base = RETRY_FIRST.saturating_mul(1u32 << n.min(16)).min(interval);
         let j = rng.gen_range(0.0..0.2);
         return base.mul_f64(1.0 - j).min(interval);
     }
@@ -242,7 +243,12 @@ pub fn registry() -> Option<&'static Arc<Scheduler>> {
 }
 
 /// Starts the scheduler of `iocd serve`: one task per enabled feed on `rt`.
-pub fn start(store: Arc<Store>, data_dir: &Path, feeds: &[FeedConfig], rt: tokio::runtime::Handle) -> Arc<Scheduler> {
+pub fn start(
+    store: Arc<Store>,
+    data_dir: &Path,
+    feeds: &[FeedConfig],
+    rt: tokio::runtime::Handle,
+) -> Arc<Scheduler> {
     let s = Arc::new(Scheduler {
         runner: Arc::new(Runner::new(store, data_dir)),
         feeds: Mutex::new(Vec::new()),
@@ -371,6 +377,8 @@ pub fn control(command: &str) -> Option<Result<String, String>> {
         "feeds-run" => s
             .run_now(arg.trim())
             .map(|st| serde_json::to_string(&st).unwrap_or_default()),
-        other => Err(format!("unknown command '{other}' (known: feeds-status, feeds-run NAME)")),
+        other => Err(format!(
+            "unknown command '{other}' (known: feeds-status, feeds-run NAME)"
+        )),
     })
 }

@@ -41,7 +41,8 @@ pub struct Failed {
     pub error: String,
     pub counts: Counts,
     /// A cursor to save even so (MISP feeds: the events that imported).
-    pub cursor: Option<Cursor>,
+    /// Boxed: it is rare, and keeps the error variant small.
+    pub cursor: Option<Box<Cursor>>,
 }
 
 /// The staging directory of a feed, emptied.
@@ -293,7 +294,7 @@ fn fetch_and_import(
                         }
                     }
                 }
-                c
+                Box::new(c)
             });
             Err(Failed {
                 error,

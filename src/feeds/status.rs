@@ -125,8 +125,7 @@ impl StateFile {
     /// Replaces the state file atomically (mode 0600).
     pub fn save(&self, data_dir: &Path) -> Result<()> {
         let dir = feeds_dir(data_dir);
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let json = serde_json::to_vec_pretty(self)?;
         crate::ops::files::write_atomic(&state_path(data_dir), 0o600, true, |f| {
             use std::io::Write;

@@ -76,16 +76,24 @@ pub fn poll(
         let before = *budget;
         let (headers, _) = match client.get(&url, None, None, Some(ACCEPT), &raw, budget)? {
             Fetched::Body { headers, bytes, .. } => (headers, bytes),
-            Fetched::NotModified => bail!("the TAXII server answered 304 to an unconditional request"),
+            Fetched::NotModified => {
+                bail!("the TAXII server answered 304 to an unconditional request")
+            }
         };
         out.bytes += before - *budget;
         let body = std::fs::read(&raw).with_context(|| format!("reading {}", raw.display()))?;
         let _ = std::fs::remove_file(&raw);
         let env: Value = serde_json::from_slice(&body).map_err(|e| {
-            anyhow::anyhow!("page {} is not a TAXII envelope: invalid JSON ({e})", page + 1)
+            anyhow::anyhow!(
+                "page {} is not a TAXII envelope: invalid JSON ({e})",
+                page + 1
+            )
         })?;
         let Some(obj) = env.as_object() else {
-            bail!("page {} is not a TAXII envelope (a JSON object with `objects`)", page + 1);
+            bail!(
+                "page {} is not a TAXII envelope (a JSON object with `objects`)",
+                page + 1
+            );
         };
         let objects = match obj.get("objects") {
             None | Some(Value::Null) => Vec::new(),
@@ -116,10 +124,7 @@ pub fn poll(
                 None => {}
             }
         }
-        next = obj
-            .get("next")
-            .and_then(Value::as_str)
-            .map(str::to_string);
+        next = obj.get("next").and_then(Value::as_str).map(str::to_string);
         if !more {
             break;
         }
