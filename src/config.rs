@@ -41,6 +41,9 @@ pub struct Config {
     pub tiers: BTreeMap<String, TierConfig>,
     pub demo: DemoConfig,
     pub inbox: InboxConfig,
+    /// `[[feeds]]`: feeds `iocd serve` pulls on a schedule
+    /// ([`crate::feeds::FeedConfig`]). Default: none.
+    pub feeds: Vec<crate::feeds::FeedConfig>,
 }
 
 /// `[server]`: listeners, limits and timeouts.
@@ -401,6 +404,7 @@ impl Default for Config {
             tiers: default_tiers(),
             demo: DemoConfig::default(),
             inbox: InboxConfig::default(),
+            feeds: Vec::new(),
         }
     }
 }
@@ -437,11 +441,30 @@ fn locate(text: &str, section: &str, key: &str) -> String {
         return String::new();
     };
     let mut item = doc.as_item();
+    // A number indexes an array of tables (`feeds.2.url`).
+    let mut in_array: Option<&toml_edit::Table> = None;
     for part in section.split('.').chain([key]).filter(|p| !p.is_empty()) {
-        match item.get(part) {
+        let next = match (in_array.take(), part.parse::<usize>(), item) {
+            (Some(t), _, _) => t.get(part),
+            (None, Ok(n), toml_edit::Item::ArrayOfTables(a)) => match a.get(n) {
+                Some(t) => {
+                    in_array = Some(t);
+                    continue;
+                }
+                None => None,
+            },
+            _ => item.get(part),
+        };
+        match next {
             Some(i) => item = i,
             None => return String::new(),
         }
+    }
+    if let Some(t) = in_array {
+        return t
+            .span()
+            .map(|s| format!(":{}", line_col(text, s.start).0))
+            .unwrap_or_default();
     }
     let span = match item {
         toml_edit::Item::Value(v) => v.span(),
@@ -723,6 +746,9 @@ impl Config {
                 }
             }
         }
+        crate::feeds::config::validate(&self.feeds, |i, key, message| {
+            err(&format!("feeds.{i}"), key, message)
+        });
         errs
     }
 
@@ -864,6 +890,33 @@ source = "inbox"
 max_file_mib = 2048
 # Days drops and their reports stay in processed/ (0: forever). failed/ is never pruned.
 keep_days = 30
+
+# Feeds pulled by `iocd serve` on a schedule (none by default). One [[feeds]] table per feed;
+# name, url and format are required, the other keys show their defaults. See `iocd feeds status`.
+# [[feeds]]
+# name = "lan-misp"                       # unique; the source name of the feed's IOCs
+# url = "https://misp.soc.lan/feeds/main" # http(s) URL, or a local file or directory
+# format = "misp_feed"                    # csv, text, misp, misp_feed, stix, taxii, openioc
+# interval = "1h"                         # 30s, 15m, 1h, 1d (at least 1s); 0-10% jitter is added
+# enabled = true
+# confidence = 50                         # for IOCs the feed states none for (default: importer's)
+# tags = []                               # added to every IOC of the feed
+# tlp = "amber"                           # for IOCs the feed states none for (default: none)
+# columns = []                            # CSV columns holding IOCs (as import --column)
+# ca_file = "/etc/iocd/soc-ca.pem"        # extra CA for this feed's HTTPS server
+# client_cert = "/etc/iocd/feed.crt"      # mutual TLS (with client_key)
+# client_key = "/etc/iocd/feed.key"
+# bearer_token_file = "/etc/iocd/token"   # Authorization: Bearer <first line of the file>
+# api_key_file = "/etc/iocd/misp.key"     # or this key in api_key_header (MISP: "Authorization")
+# api_key_header = "X-API-Key"
+# username = "iocd"                       # or HTTP Basic (TAXII servers) with password_file
+# password_file = "/etc/iocd/taxii.pw"
+# timeout = "5m"                          # whole request, body included
+# connect_timeout = "10s"
+# max_bytes = 268435456                   # bytes downloaded per run, enforced while streaming
+# max_redirects = 5
+# page_size = 1000                        # TAXII objects per page
+# max_pages = 1000                        # TAXII pages per run
 "#,
         scopes = ALL_SCOPES.join(", "),
         all = ALL_SCOPES
@@ -995,6 +1048,41 @@ mod tests {
             c.data_path(&c.inbox.path),
             PathBuf::from("./iocd-data/inbox")
         );
+    }
+
+    #[test]
+    fn feeds_are_checked_with_their_lines() {
+        let text = "[[feeds]]\nname = \"a\"\nurl = \"https://intel.example/x.csv\"\nformat = \"csv\"\n\n\
+            [[feeds]]\nname = \"a\"\nurl = \"ftp://intel.example/\"\nformat = \"text\"\ninterval = \"0s\"\ntlp = \"purple\"\n";
+        let e = Config::parse(text, "f").unwrap_err();
+        let msgs: Vec<String> = e
+            .iter()
+            .map(|e| format!("{}{}", e.pos, e.message))
+            .collect();
+        for needle in [
+            ":7feed name 'a' is used twice",
+            ":8feed 'a': only http://, https:// URLs or a local path",
+            ":10feed 'a': interval must be between 1s and 30d",
+            ":11feed 'a': unknown TLP 'purple'",
+        ] {
+            assert!(
+                msgs.iter().any(|m| m.starts_with(needle)),
+                "{needle}: {msgs:?}"
+            );
+        }
+        let e = Config::parse(
+            "[[feeds]]\nname = \"x\"\nurl = \"/srv/x\"\nformat = \"csvx\"\n",
+            "f",
+        )
+        .unwrap_err();
+        assert_eq!(e[0].pos, ":4:10", "{e:?}");
+        let c = Config::parse(
+            "[[feeds]]\nname = \"x\"\nurl = \"/srv/not-yet\"\nformat = \"text\"\n",
+            "f",
+        )
+        .unwrap();
+        assert_eq!(c.feeds[0].interval().as_secs(), 3600);
+        assert!(c.feeds[0].enabled);
     }
 
     #[test]

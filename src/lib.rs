@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod export;
+pub mod feeds;
 pub mod http;
 pub mod import;
 pub mod ioc;

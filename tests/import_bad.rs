@@ -24,6 +24,7 @@ fn args(paths: Vec<PathBuf>) -> ImportArgs {
         json: false,
         config: None,
         data_dir: None,
+        feed: None,
     }
 }
 

@@ -339,6 +339,7 @@ fn whole_fixture_directory_into_a_store() {
         json: false,
         config: None,
         data_dir: None,
+        feed: None,
     };
     let s = import_cmd::import(&store, &args).unwrap();
     // Nine good files plus the two in bad/ (one fails: truncated JSON).

@@ -34,6 +34,7 @@ fn args(paths: Vec<PathBuf>) -> ImportArgs {
         json: false,
         config: None,
         data_dir: None,
+        feed: None,
     }
 }
 

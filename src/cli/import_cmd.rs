@@ -75,6 +75,9 @@ pub struct ImportArgs {
     /// Data directory (overrides the config; default ./iocd-data).
     #[arg(long, env = "IOCD_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Set by a scheduled feed (`crate::feeds`), never on the command line.
+    #[arg(skip)]
+    pub feed: Option<crate::import::FeedDefaults>,
 }
 
 /// What happened to one file.
@@ -178,6 +181,7 @@ pub fn defaults_of(args: &ImportArgs) -> ImportDefaults {
         confidence: args.confidence,
         tags: args.tags.clone(),
         columns: args.columns.clone(),
+        feed: args.feed.clone(),
     }
 }
 

@@ -189,6 +189,7 @@ pub fn serve(
         confidence: req.confidence,
         tags: req.tags.clone(),
         columns: req.columns.clone(),
+        feed: None,
     };
     let bar = ProgressBar::hidden();
     let mut summary = Summary::default();

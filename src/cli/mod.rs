@@ -5,6 +5,7 @@
 pub mod backup_cmd;
 pub mod check_config_cmd;
 pub mod export_cmd;
+pub mod feeds_cmd;
 pub mod import_cmd;
 pub mod import_live;
 pub mod init_cmd;

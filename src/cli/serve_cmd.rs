@@ -115,7 +115,7 @@ fn keep_restart_only(next: &mut Config, cur: &Config) -> Vec<&'static str> {
 /// `[tls]` section names (so pointing it at the SOC's own CA-signed files
 /// and sending SIGHUP switches certificates) and puts the other settings
 /// that requests read (tiers and their rate limits, scopes and lookback,
-/// `[auth]`, body limit, identity name, upgrade URL) in effect for the
+/// `[auth]`, body limit, identity name, upgrade URL, `[[feeds]]`) in effect for the
 /// next requests. New handshakes get the new certificate; open connections
 /// are untouched. A config with errors changes nothing; bad certificate
 /// files keep the current certificate. Either is logged. Returns whether
@@ -175,6 +175,13 @@ fn reload(
             settings = restart_only.join(", "),
             "reload: these settings apply at the next restart"
         );
+    }
+    // `[[feeds]]`: changed feeds are rescheduled at once (crate::feeds).
+    if let Some(f) = crate::feeds::registry() {
+        if next.feeds != cur.feeds {
+            f.reconfigure(&next.feeds);
+            tracing::info!(feeds = next.feeds.len(), "reload: feeds rescheduled");
+        }
     }
     if next != *cur {
         state.set_config(next);
@@ -256,6 +263,8 @@ pub fn run(args: &ServeArgs) -> Result<i32> {
             .ok()
     });
     let demo_store = store.clone();
+    let feed_store = store.clone();
+    let feed_rt = rt.handle().clone();
     rt.block_on(async move {
         // Before the listen line, so a SIGHUP never meets the default action.
         let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -300,6 +309,12 @@ pub fn run(args: &ServeArgs) -> Result<i32> {
         if cfg.demo.seed_when_empty && demo_store.total()? == 0 && demo_store.tombstone_count() == 0 {
             let r = demo_store.ingest(crate::demo::observations(40))?;
             super::notice(&format!("Loaded {} demo IOCs (tag 'demo'; source 'iocd-demo'). Import real data with `iocd import` or POST /api/v1/iocs.", r.new));
+        }
+        // Scheduled feeds start once the listeners are ours, before the
+        // listen line (after it, `iocd feeds` may ask for them).
+        crate::feeds::start(feed_store, &dd, &cfg.feeds, feed_rt);
+        if !cfg.feeds.is_empty() {
+            tracing::info!(feeds = cfg.feeds.len(), enabled = cfg.feeds.iter().filter(|f| f.enabled).count(), "feeds scheduled");
         }
         let local = l.local_addr()?;
         super::notice(&format!(

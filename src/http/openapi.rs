@@ -117,6 +117,7 @@ fn operation(h: Handler) -> (String, String, Vec<Value>, Value) {
         Handler::ListKeys => ("List API keys".into(), "API Keys".into(), vec![], ok_json("Key records (never secrets)")),
         Handler::CreateKey => ("Create an API key: {\"name\", \"tier\", \"scopes\"}".into(), "API Keys".into(), vec![], json!({"201": {"description": "The key (shown once) and its record"}})),
         Handler::RevokeKey => ("Revoke an API key (immediate)".into(), "API Keys".into(), vec![id], ok_json("The revoked key record")),
+        Handler::Feeds => ("Scheduled feeds: each feed's config (never secrets) and status (last_run, last_success, duration_ms, last_result, counts {files, bytes, observations, new, updated, unchanged, rejected}, last_error, consecutive_failures, next_run, running)".into(), "Feeds".into(), vec![], ok_json("{\"data\": [feed...], \"count\": n}")),
         Handler::Metrics => ("Prometheus metrics (text format 0.0.4): requests by route and status, latency histogram, IOCs by type, store size, rate-limit rejections".into(), "Meta".into(), vec![], ok_ct("Prometheus text exposition", "text/plain; version=0.0.4")),
     }
 }

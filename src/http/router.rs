@@ -24,6 +24,7 @@ pub enum Handler {
     ListKeys,
     CreateKey,
     RevokeKey,
+    Feeds,
     Metrics,
 }
 
@@ -145,6 +146,7 @@ pub const ROUTES: &[Route] = &[
         Some("admin"),
         Handler::RevokeKey,
     ),
+    r(Method::GET, "/api/v1/feeds", Some("admin"), Handler::Feeds),
     r(
         Method::GET,
         "/metrics",

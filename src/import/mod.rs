@@ -81,6 +81,23 @@ pub struct ImportDefaults {
     /// CSV columns holding IOCs (`--column`, header names, any case):
     /// overrides the columns the header would name. Empty: by header.
     pub columns: Vec<String>,
+    /// Set by a scheduled feed ([`crate::feeds`]): its IOCs carry the
+    /// feed's name as source whatever the file says, and its TLP where the
+    /// file states none.
+    pub feed: Option<FeedDefaults>,
+}
+
+/// What a scheduled feed forces on every observation it imports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedDefaults {
+    /// The feed's name: the source name of all its IOCs (a file's own
+    /// producer, MISP `Orgc` or STIX `created_by_ref`, is replaced).
+    pub source: String,
+    /// Source reference where the file gives none: the feed URL or path
+    /// (credentials never appear in it).
+    pub reference: String,
+    /// TLP for observations whose file states none.
+    pub tlp: Option<Tlp>,
 }
 
 /// Source name used when neither the file nor `--source` names one.
@@ -345,6 +362,20 @@ impl Ctx {
                 reference: Some(self.file_name.clone()),
                 direction: None,
             });
+        }
+        if let Some(f) = &self.defaults.feed {
+            let src = o.source.get_or_insert_with(|| Source {
+                name: String::new(),
+                reference: None,
+                direction: None,
+            });
+            src.name = f.source.clone();
+            if src.reference.as_deref().is_none_or(|r| r == self.file_name) {
+                src.reference = Some(f.reference.clone());
+            }
+            if o.tlp.is_none() {
+                o.tlp = f.tlp;
+            }
         }
         o.tags.extend(self.defaults.tags.iter().cloned());
         o.tags.sort();
@@ -757,6 +788,7 @@ mod tests {
             confidence: Some(80),
             tags: vec!["x".into(), "a".into()],
             columns: Vec::new(),
+            feed: None,
         };
         let p = parse_bytes(b"evil.com\n", "list.txt", Format::Auto, &d).unwrap();
         let o = &p.observations[0];

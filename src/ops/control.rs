@@ -25,6 +25,7 @@
 //!   import progress, a JSON result, and last the exit code or the error
 //!   message. For `import` the client uploads its files as frames after the
 //!   status line ([`crate::cli::import_live`]).
+//! - `feeds-status`, `feeds-run NAME` → JSON from [`crate::feeds::control`].
 //!
 //! Connections are served concurrently, one thread each, at most
 //! [`MAX_CONNECTIONS`] at a time (a further client is told to retry): a
@@ -214,9 +215,18 @@ fn handle(state: &AppState, data_dir: &Path, mut s: UnixStream) -> std::io::Resu
             }
             Err(e) => writeln!(out, "error {e}"),
         },
+        // `feeds-status`, `feeds-run NAME`: crate::feeds answers.
+        cmd if cmd.starts_with("feeds-") => match crate::feeds::control(cmd) {
+            Some(Ok(payload)) => {
+                s.write_all(b"ok\n")?;
+                s.write_all(payload.as_bytes())
+            }
+            Some(Err(e)) => writeln!(s, "error {e}"),
+            None => writeln!(s, "error unknown command '{cmd}'"),
+        },
         other => writeln!(
             s,
-            "error unknown command '{other}' (known: backup, verify, ping)"
+            "error unknown command '{other}' (known: backup, verify, ping, feeds-status, feeds-run NAME)"
         ),
     }
 }

@@ -473,6 +473,7 @@ fn import_drop(store: &Store, inbox: &Inbox, claimed: &Path) -> Outcome {
         json: false,
         config: None,
         data_dir: None,
+        feed: None,
     };
     match import(store, &args) {
         Err(e) => Outcome {

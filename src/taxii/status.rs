@@ -322,6 +322,7 @@ fn process(store: &Store, bytes: &[u8], id: Uuid, who: &Principal) -> Result<Vec
         confidence: None,
         tags: Vec::new(),
         columns: Vec::new(),
+        feed: None,
     };
     let file_name = format!("TAXII submission {id}");
     let mut results = Vec::with_capacity(objects.len());

@@ -282,6 +282,7 @@ pub async fn post(ctx: &Ctx<'_>, body: Incoming) -> Result<Response<Body>, ApiEr
                 confidence: None,
                 tags: Vec::new(),
                 columns: Vec::new(),
+                feed: None,
             };
             let parsed = crate::import::parse_bytes(
                 &bytes,

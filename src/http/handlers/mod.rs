@@ -2,6 +2,7 @@
 //! principal, query parameters) and returns a response or an [`ApiError`].
 
 mod exports;
+mod feeds;
 pub use keys::key_json;
 mod iocs;
 mod keys;
@@ -140,6 +141,7 @@ pub async fn dispatch(
         Handler::ListKeys => keys::list(ctx).await,
         Handler::CreateKey => keys::create(ctx, body).await,
         Handler::RevokeKey => keys::revoke(ctx).await,
+        Handler::Feeds => feeds::list(ctx).await,
         Handler::Metrics => metrics::metrics(ctx).await,
     }
 }
