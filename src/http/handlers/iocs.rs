@@ -15,7 +15,8 @@ use uuid::Uuid;
 
 /// Builds the store query shared by listings and exports: `type`, `since`
 /// (clamped to the lookback), `until`, `source`, `tag`, `min_confidence`,
-/// `limit` (default 100, max 1000), `cursor`.
+/// `limit` (default 100, max 1000), `cursor`, `include_expired` (default
+/// false: IOCs past their type's lifetime are left out).
 pub fn listing_query(ctx: &Ctx<'_>, allowed_types: Option<&[IocType]>) -> Result<Query, ApiError> {
     let p = ctx.params;
     let after = match p.text("cursor") {
@@ -33,6 +34,7 @@ pub fn listing_query(ctx: &Ctx<'_>, allowed_types: Option<&[IocType]>) -> Result
         source: p.text("source"),
         tag: p.text("tag"),
         min_confidence: p.int_in("min_confidence", 0, 100)?.map(|n| n as u8),
+        unexpired: ctx.unexpired_filter()?,
     })
 }
 
