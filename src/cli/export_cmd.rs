@@ -57,6 +57,10 @@ pub struct ExportArgs {
     /// JSON only: one record per line (JSON Lines) instead of an array.
     #[arg(long)]
     pub json_lines: bool,
+    /// Also export IOCs past their type's lifetime (`[expiry]` in the
+    /// config); by default they are left out, as by the API.
+    #[arg(long)]
+    pub include_expired: bool,
     /// Config file (for the data directory and the identity name).
     #[arg(long, short, env = "IOCD_CONFIG")]
     pub config: Option<PathBuf>,
@@ -92,12 +96,23 @@ pub fn run(args: &ExportArgs) -> Result<i32> {
         until: args.until,
         ..Query::default()
     };
+    // The same rule as the API's, at one instant for the whole file;
+    // counted here (not in the query) so the summary can say how many
+    // were left out.
+    let lifetimes = cfg.expiry.lifetimes();
+    let unexpired = if args.include_expired {
+        None
+    } else {
+        lifetimes.filter_at(Utc::now())
+    };
+    let left_out = std::cell::Cell::new(0u64);
     let mut opts = ExportOptions::default().with_tlp(args.tlp);
     opts.json.lines = args.json_lines;
     opts.stix.format = args.stix_format;
     opts.stix.include_identity = !args.no_identity;
     opts.stix.include_tlp_markings = args.tlp_markings;
     opts.stix.identity_name = cfg.server.identity_name.clone();
+    opts.stix.lifetimes = lifetimes;
     opts.misp.since = args.since;
     opts.misp.until = args.until;
     opts.misp.info_prefix = format!("{} IOCs", cfg.server.identity_name);
@@ -110,6 +125,13 @@ pub fn run(args: &ExportArgs) -> Result<i32> {
     let items = store
         .scan(&q)
         .map_while(|r| r.map_err(|e| *failure.borrow_mut() = Some(e)).ok())
+        .filter(|i| {
+            let keep = unexpired.is_none_or(|f| f.admits(i));
+            if !keep {
+                left_out.set(left_out.get() + 1);
+            }
+            keep
+        })
         .take(args.limit.unwrap_or(usize::MAX));
     let write = |w: &mut dyn Write| -> io::Result<u64> {
         let n = export::write(args.format, &mut IoRef(w), items, &opts)?;
@@ -136,6 +158,10 @@ pub fn run(args: &ExportArgs) -> Result<i32> {
         .as_ref()
         .map_or("stdout".to_string(), |p| p.display().to_string());
     eprintln!("exported {count} IOCs as {} to {dest}", args.format);
+    let skipped = left_out.get();
+    if skipped > 0 {
+        eprintln!("left out {skipped} expired IOCs (add --include-expired to export them)");
+    }
     Ok(0)
 }
 
