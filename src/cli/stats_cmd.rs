@@ -2,7 +2,8 @@
 //! tombstones, time range and size on disk.
 //!
 //! Counts by type come from the store's counters (cheap); counts by source
-//! scan every record, which takes about a second per million IOCs.
+//! scan every record, which takes about a second per million IOCs; so do
+//! the expired counts (only the types with a lifetime in `[expiry]`).
 
 use super::setup::{load_config, open_store};
 use crate::store::Store;
@@ -38,6 +39,36 @@ pub struct Stats {
     pub oldest: Option<String>,
     pub newest: Option<String>,
     pub size_on_disk: u64,
+    /// IOCs expired now per type that has a lifetime (`[expiry]`): kept
+    /// and counted in `by_type`, but left out of listings and exports.
+    /// Filled by `iocd stats`; absent when not computed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expired_by_type: Option<BTreeMap<String, u64>>,
+}
+
+/// How many IOCs of each type with a lifetime are expired at `now` (one
+/// scan of those types).
+pub fn expired_counts(
+    store: &Store,
+    lifetimes: &crate::ioc::expiry::Lifetimes,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<BTreeMap<String, u64>> {
+    let mut out = BTreeMap::new();
+    for t in crate::ioc::IocType::ALL {
+        if lifetimes.days(t) == 0 {
+            continue;
+        }
+        let q = crate::store::Query {
+            ioc_type: Some(t),
+            ..Default::default()
+        };
+        let mut n = 0u64;
+        for i in store.scan(&q) {
+            n += u64::from(lifetimes.is_expired(&i?, now));
+        }
+        out.insert(t.as_str().to_string(), n);
+    }
+    Ok(out)
 }
 
 /// Gathers the statistics of `store`.
@@ -57,6 +88,7 @@ pub fn stats(store: &Store) -> Result<Stats> {
         oldest: range.map(|r| fmt(r.0)),
         newest: range.map(|r| fmt(r.1)),
         size_on_disk: store.size_on_disk(),
+        expired_by_type: None,
     })
 }
 
@@ -64,7 +96,12 @@ pub fn stats(store: &Store) -> Result<Stats> {
 pub fn run(args: &StatsArgs) -> Result<i32> {
     let cfg = load_config(args.config.as_deref(), args.data_dir.as_deref())?;
     let store = open_store(&cfg.storage.data_dir)?;
-    let s = stats(&store)?;
+    let mut s = stats(&store)?;
+    s.expired_by_type = Some(expired_counts(
+        &store,
+        &cfg.expiry.lifetimes(),
+        chrono::Utc::now(),
+    )?);
     if args.json {
         println!("{}", serde_json::to_string(&s)?);
         return Ok(0);
@@ -73,6 +110,12 @@ pub fn run(args: &StatsArgs) -> Result<i32> {
     println!("by type:");
     for (t, n) in &s.by_type {
         println!("  {t:<14}{n:>10}");
+    }
+    if let Some(expired) = s.expired_by_type.as_ref().filter(|e| !e.is_empty()) {
+        println!("expired (kept, not listed or exported):");
+        for (t, n) in expired {
+            println!("  {t:<14}{n:>10}");
+        }
     }
     println!("by source:");
     let mut sources: Vec<_> = s.by_source.iter().collect();
