@@ -163,7 +163,11 @@ fn listing_and_every_export_leave_expired_iocs_out_unless_asked() {
         for (e, _, _) in EXPIRED {
             assert!(!shown(&text, e), "{path} shows expired {e}");
         }
-        for v in ["198.51.100.2", "fresh-domain.example", "44d88612fea8a8f36de82e1278abb02f"] {
+        for v in [
+            "198.51.100.2",
+            "fresh-domain.example",
+            "44d88612fea8a8f36de82e1278abb02f",
+        ] {
             assert!(shown(&text, v), "{path} lacks live {v}");
         }
         let text = body(&s, &format!("{sep}&include_expired=true"));
@@ -192,7 +196,9 @@ fn stix_valid_until_is_the_expiry_and_validates() {
         let pattern = o["pattern"].as_str().unwrap();
         let from = t(&o["valid_from"]);
         if let Some((_, _, days)) = EXPIRED.iter().find(|e| pattern.contains(e.0)) {
-            let old = DateTime::parse_from_rfc3339(OLD).unwrap().with_timezone(&Utc);
+            let old = DateTime::parse_from_rfc3339(OLD)
+                .unwrap()
+                .with_timezone(&Utc);
             assert_eq!(t(&o["valid_until"]), old + Duration::days(*days), "{o}");
             assert!(t(&o["valid_until"]) > from);
             checked += 1;
@@ -289,7 +295,11 @@ fn values_of(objects: &[Value]) -> Vec<String> {
     let known = all();
     objects
         .iter()
-        .filter(|o| o["labels"].as_array().is_some_and(|l| l.iter().any(|t| t == TAG)))
+        .filter(|o| {
+            o["labels"]
+                .as_array()
+                .is_some_and(|l| l.iter().any(|t| t == TAG))
+        })
         .filter_map(|o| {
             let text = o["pattern"].as_str().or(o["name"].as_str())?;
             known.iter().find(|v| text.contains(v.as_str())).cloned()
@@ -349,10 +359,7 @@ fn lookup_answers_expired_iocs_and_a_new_sighting_revives_them() {
     let v = s.json("/api/v1/lookup?value=198.51.100.2", &k);
     assert_eq!(v["expired"], false);
     assert!(t(&v["expires_at"]) > Utc::now() + Duration::days(29));
-    let v = s.json(
-        "/api/v1/lookup?value=44d88612fea8a8f36de82e1278abb02f",
-        &k,
-    );
+    let v = s.json("/api/v1/lookup?value=44d88612fea8a8f36de82e1278abb02f", &k);
     assert_eq!(v["expired"], false);
     assert_eq!(v["expires_at"], Value::Null);
     let v = s.json("/api/v1/lookup?value=192.0.2.200", &k);
@@ -360,7 +367,11 @@ fn lookup_answers_expired_iocs_and_a_new_sighting_revives_them() {
     assert_eq!(v["expired"], Value::Null);
 
     // Re-sighting: the same value again, seen now.
-    let r = s.post_json("/api/v1/iocs", &s.keys.admin, &items(&["203.0.113.77"], None));
+    let r = s.post_json(
+        "/api/v1/iocs",
+        &s.keys.admin,
+        &items(&["203.0.113.77"], None),
+    );
     assert_eq!(r.status(), 200);
     let v = s.json("/api/v1/lookup?value=203.0.113.77", &k);
     assert_eq!(v["expired"], false);

@@ -637,13 +637,8 @@ fn expiry_filter_keeps_pages_full_and_cursors_moving() {
     h.seen = Some(old);
     late.push(h);
     s.ingest(late).unwrap();
-    let lifetimes = crate::ioc::expiry::Lifetimes::from_days(|t| {
-        if t == IocType::Domain {
-            90
-        } else {
-            0
-        }
-    });
+    let lifetimes =
+        crate::ioc::expiry::Lifetimes::from_days(|t| if t == IocType::Domain { 90 } else { 0 });
     let filter = lifetimes.filter_at(Utc::now());
     for limit in [1, 3, 1000] {
         let mut q = Query {

@@ -178,8 +178,7 @@ impl Entry {
     /// builder, same id, `created_by_ref` = the identity).
     pub fn write_json(&self, out: &mut Vec<u8>, p: &Producer) -> serde_json::Result<()> {
         match self {
-            Entry::Ioc(i) => {
-                serde_json::to_writer(
+            Entry::Ioc(i) => serde_json::to_writer(
                 out,
                 &stix::sdo(
                     i,
@@ -187,8 +186,7 @@ impl Entry {
                     Some(&p.id),
                     p.lifetimes.expires_at(i),
                 ),
-            )
-            }
+            ),
             Entry::Identity => serde_json::to_writer(out, &stix::identity_object(&p.id, &p.name)),
             Entry::Marking(t) => serde_json::to_writer(out, &stix::marking_definition(*t)),
         }

@@ -85,9 +85,7 @@ impl Ctx<'_> {
     /// unless the request says `include_expired=true` (400
     /// `invalid_parameter` for a value that is not a boolean). `None`:
     /// no filter (asked for, or no type has a lifetime).
-    pub fn unexpired_filter(
-        &self,
-    ) -> Result<Option<crate::ioc::expiry::ExpiryFilter>, ApiError> {
+    pub fn unexpired_filter(&self) -> Result<Option<crate::ioc::expiry::ExpiryFilter>, ApiError> {
         if self.params.boolean("include_expired", false)? {
             return Ok(None);
         }
