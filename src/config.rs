@@ -34,6 +34,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub tls: TlsConfig,
     pub auth: AuthConfig,
+    pub expiry: ExpiryConfig,
     /// Tiers by name. Defaults: `free` and `pro` from the spec's table. A
     /// `[tiers.x]` table may set only some keys: the others come from the
     /// built-in tier of that name, or from `free` for a new tier.
@@ -237,6 +238,99 @@ fn de_tiers<'de, D: serde::Deserializer<'de>>(
     Ok(out)
 }
 
+/// `[expiry]`: the lifetime of each IOC type in days, counted from its
+/// `last_seen` (the latest sighting by any source); 0 = never expires. An
+/// IOC is expired when `now >= last_seen + lifetime`: it is kept, but left
+/// out of listings, exports, TAXII and rules unless the reader asks with
+/// `include_expired=true` (see `crate::ioc::expiry`). Computed at read
+/// time, so a change applies to every stored IOC at once (reload or
+/// restart).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExpiryConfig {
+    /// Default 30.
+    pub ipv4: u32,
+    /// Default 30.
+    pub ipv6: u32,
+    /// Default 90.
+    pub domain: u32,
+    /// Default 60.
+    pub url: u32,
+    /// Default 90 (phishing senders rotate slower than hosting, faster than
+    /// domains are re-registered).
+    pub email: u32,
+    /// Default 0: a file hash names the same file forever.
+    pub md5: u32,
+    /// Default 0.
+    pub sha1: u32,
+    /// Default 0.
+    pub sha256: u32,
+    /// Default 0.
+    pub sha512: u32,
+    /// Default 0: a vulnerability does not stop being one.
+    pub cve: u32,
+    /// Default 0: an ATT&CK technique is a behaviour, not infrastructure.
+    pub mitre_attack: u32,
+}
+
+/// The longest lifetime `[expiry]` accepts, days (100 years).
+pub const MAX_LIFETIME_DAYS: u32 = 36_500;
+
+impl Default for ExpiryConfig {
+    fn default() -> Self {
+        ExpiryConfig {
+            ipv4: 30,
+            ipv6: 30,
+            domain: 90,
+            url: 60,
+            email: 90,
+            md5: 0,
+            sha1: 0,
+            sha256: 0,
+            sha512: 0,
+            cve: 0,
+            mitre_attack: 0,
+        }
+    }
+}
+
+impl ExpiryConfig {
+    /// No type expires (what test servers run with unless they opt in).
+    pub fn never() -> ExpiryConfig {
+        ExpiryConfig {
+            ipv4: 0,
+            ipv6: 0,
+            domain: 0,
+            url: 0,
+            email: 0,
+            ..ExpiryConfig::default()
+        }
+    }
+
+    /// The lifetime of `t` in days (0: never).
+    pub fn days(&self, t: crate::ioc::IocType) -> u32 {
+        use crate::ioc::IocType as T;
+        match t {
+            T::Ipv4 => self.ipv4,
+            T::Ipv6 => self.ipv6,
+            T::Domain => self.domain,
+            T::Url => self.url,
+            T::Email => self.email,
+            T::Md5 => self.md5,
+            T::Sha1 => self.sha1,
+            T::Sha256 => self.sha256,
+            T::Sha512 => self.sha512,
+            T::Cve => self.cve,
+            T::MitreAttack => self.mitre_attack,
+        }
+    }
+
+    /// The lifetimes the read paths apply.
+    pub fn lifetimes(&self) -> crate::ioc::expiry::Lifetimes {
+        crate::ioc::expiry::Lifetimes::from_days(|t| self.days(t))
+    }
+}
+
 /// `[demo]`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -401,6 +495,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             tls: TlsConfig::default(),
             auth: AuthConfig::default(),
+            expiry: ExpiryConfig::default(),
             tiers: default_tiers(),
             demo: DemoConfig::default(),
             inbox: InboxConfig::default(),
@@ -707,6 +802,19 @@ impl Config {
                 "path must be a directory of its own, not the data directory or the store".into(),
             );
         }
+        for t in crate::ioc::IocType::ALL {
+            let days = self.expiry.days(t);
+            if days > MAX_LIFETIME_DAYS {
+                err(
+                    "expiry",
+                    t.as_str(),
+                    format!(
+                        "expiry.{}: {days} days is more than {MAX_LIFETIME_DAYS} (100 years); use 0 for never",
+                        t.as_str()
+                    ),
+                );
+            }
+        }
         for (name, t) in &self.tiers {
             let sec = format!("tiers.{name}");
             if !name
@@ -851,6 +959,23 @@ max_concurrent_verifications = 0
 # Verifications that may wait for a free slot; beyond that the request gets 503 with
 # Retry-After at once. Both apply at the next restart.
 max_queued_verifications = 16
+
+[expiry]
+# Days an IOC of each type stays live after its last sighting by any source (last_seen); 0: never.
+# An expired IOC is kept (lookup shows it with "expired": true) but left out of listings, exports,
+# TAXII and Sigma rules unless the request says include_expired=true (iocd export --include-expired).
+# A new sighting revives it. Computed when read: a change applies to every stored IOC at once.
+ipv4 = 30
+ipv6 = 30
+domain = 90
+url = 60
+email = 90
+md5 = 0
+sha1 = 0
+sha256 = 0
+sha512 = 0
+cve = 0
+mitre_attack = 0
 
 # Tiers: per-minute and per-day token buckets, how far back `since` may reach, and the scopes
 # (formats) a key of the tier may use. Scopes: {scopes}.
@@ -1106,5 +1231,19 @@ mod tests {
         let c = Config::parse("[tiers.free]\nrequests_per_minute = 2\nrequests_per_day = 5\nlookback_days = 1\nscopes = [\"read:iocs\"]\n", "f").unwrap();
         assert_eq!(c.tiers["free"].requests_per_minute, 2);
         assert_eq!(c.tiers["pro"].requests_per_minute, 1000);
+    }
+
+    #[test]
+    fn expiry_lifetimes_are_checked_and_named() {
+        let c = Config::parse("[expiry]\nipv4 = 7\nsha256 = 0\n", "f").unwrap();
+        assert_eq!(c.expiry.lifetimes().days(crate::ioc::IocType::Ipv4), 7);
+        assert_eq!(c.expiry.url, 60);
+        let e = Config::parse("[expiry]\nurl = 36501\n", "f").unwrap_err();
+        assert_eq!(e[0].pos, ":2");
+        assert!(e[0].message.contains("expiry.url"), "{}", e[0].message);
+        let e = Config::parse("[expiry]\nhash = 1\n", "f").unwrap_err();
+        assert!(e[0].message.contains("unknown field"), "{}", e[0].message);
+        let e = Config::parse("[expiry]\nipv4 = -1\n", "f").unwrap_err();
+        assert_eq!(e[0].pos, ":2:8");
     }
 }

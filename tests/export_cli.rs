@@ -39,6 +39,7 @@ fn args(dir: &Path, format: Format, output: Option<PathBuf>) -> ExportArgs {
         no_identity: false,
         tlp_markings: false,
         json_lines: false,
+        include_expired: false,
         config: None,
         data_dir: Some(dir.to_path_buf()),
     }

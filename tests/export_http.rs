@@ -73,6 +73,7 @@ fn reimport(file: &Path, format: &str) -> BTreeSet<(String, String)> {
     let out = d.path().join("back.json");
     let (code, _, err) = iocd(&[
         "export",
+        "--include-expired",
         "--format",
         "json",
         "--data-dir",

@@ -34,7 +34,14 @@ fn import(data: &Path, args: &[&str]) -> (i32, Value, String) {
 
 fn export(data: &Path, format: &str) -> String {
     let d = data.display().to_string();
-    let (code, out, err) = iocd(&["export", "--data-dir", &d, "--format", format]);
+    let (code, out, err) = iocd(&[
+        "export",
+        "--include-expired",
+        "--data-dir",
+        &d,
+        "--format",
+        format,
+    ]);
     assert_eq!(code, 0, "{err}");
     out
 }

@@ -14,6 +14,7 @@ fn export(data: &Path) -> Vec<Value> {
     let out = data.parent().unwrap().join("out.json");
     let (code, _, err) = iocd(&[
         "export",
+        "--include-expired",
         "--data-dir",
         data.to_str().unwrap(),
         "--format",

@@ -65,6 +65,10 @@ pub struct ExportArgs {
     /// JSON only: one record per line (JSON Lines) instead of an array.
     #[arg(long)]
     pub json_lines: bool,
+    /// Also export IOCs past their type's lifetime (`[expiry]` in the
+    /// config); by default they are left out, as by the API.
+    #[arg(long)]
+    pub include_expired: bool,
     /// Config file (for the data directory and the identity name).
     #[arg(long, short, env = "IOCD_CONFIG")]
     pub config: Option<PathBuf>,
@@ -101,7 +105,7 @@ pub fn run(args: &ExportArgs) -> Result<i32> {
         Some(mut conn) => sink(args, |w| {
             let reply = super::live::receive(&mut conn, w, &|_| {})
                 .map_err(|e| io::Error::other(format!("{e:#}")))?;
-            serde_json::from_slice(&reply.result)
+            serde_json::from_slice::<Exported>(&reply.result)
                 .map_err(|e| io::Error::other(format!("the server sent a malformed count: {e}")))
         })?,
         None => {
@@ -114,14 +118,32 @@ pub fn run(args: &ExportArgs) -> Result<i32> {
         .output
         .as_ref()
         .map_or("stdout".to_string(), |p| p.display().to_string());
-    eprintln!("exported {count} IOCs as {} to {dest}", args.format);
+    eprintln!(
+        "exported {} IOCs as {} to {dest}",
+        count.written, args.format
+    );
+    if count.expired_left_out > 0 {
+        eprintln!(
+            "left out {} expired IOCs (add --include-expired to export them)",
+            count.expired_left_out
+        );
+    }
     Ok(0)
 }
 
+/// What one export wrote: IOCs written, and IOCs left out because they
+/// expired (`[expiry]`; 0 with `--include-expired`). The running server
+/// sends it to the client as the command's JSON result.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub struct Exported {
+    pub written: u64,
+    pub expired_left_out: u64,
+}
+
 /// Runs `write` into stdout or, atomically, `--output`.
-fn sink<F>(args: &ExportArgs, write: F) -> Result<u64>
+fn sink<T, F>(args: &ExportArgs, write: F) -> Result<T>
 where
-    F: FnOnce(&mut dyn Write) -> io::Result<u64>,
+    F: FnOnce(&mut dyn Write) -> io::Result<T>,
 {
     match &args.output {
         None => {
@@ -137,26 +159,37 @@ where
 
 /// Writes the export `args` asks for (format, filters, options; the
 /// identity name from `cfg`) from `store` into `w`; returns the number of
-/// IOCs written. A store error ends the stream and is returned, so a file
+/// IOCs written and of expired ones left out. A store error ends the stream and is returned, so a file
 /// is then never renamed into place.
 pub fn write_body(
     store: &Store,
     cfg: &Config,
     args: &ExportArgs,
     w: &mut dyn Write,
-) -> io::Result<u64> {
+) -> io::Result<Exported> {
     let q = Query {
         ioc_type: args.ioc_type,
         since: args.since,
         until: args.until,
         ..Query::default()
     };
+    // The same rule as the API's, at one instant for the whole file;
+    // counted here (not in the query) so the summary can say how many
+    // were left out.
+    let lifetimes = cfg.expiry.lifetimes();
+    let unexpired = if args.include_expired {
+        None
+    } else {
+        lifetimes.filter_at(Utc::now())
+    };
+    let left_out = std::cell::Cell::new(0u64);
     let mut opts = ExportOptions::default().with_tlp(args.tlp);
     opts.json.lines = args.json_lines;
     opts.stix.format = args.stix_format;
     opts.stix.include_identity = !args.no_identity;
     opts.stix.include_tlp_markings = args.tlp_markings;
     opts.stix.identity_name = cfg.server.identity_name.clone();
+    opts.stix.lifetimes = lifetimes;
     opts.misp.since = args.since;
     opts.misp.until = args.until;
     opts.misp.info_prefix = format!("{} IOCs", cfg.server.identity_name);
@@ -169,6 +202,13 @@ pub fn write_body(
     let items = store
         .scan(&q)
         .map_while(|r| r.map_err(|e| *failure.borrow_mut() = Some(e)).ok())
+        .filter(|i| {
+            let keep = unexpired.is_none_or(|f| f.admits(i));
+            if !keep {
+                left_out.set(left_out.get() + 1);
+            }
+            keep
+        })
         .take(args.limit.unwrap_or(usize::MAX));
     let n = export::write(args.format, &mut IoRef(w), items, &opts)?;
     let failed = failure.borrow_mut().take();
@@ -176,7 +216,10 @@ pub fn write_body(
         Some(e) => Err(io::Error::other(format!(
             "reading the store failed, the export is incomplete: {e}"
         ))),
-        None => Ok(n),
+        None => Ok(Exported {
+            written: n,
+            expired_left_out: left_out.get(),
+        }),
     }
 }
 
@@ -208,9 +251,9 @@ const EXPORT_MODE: u32 = 0o640;
 /// `/dev/null`, a FIFO) is written in place, never replaced; a symbolic
 /// link is refused, not followed (a link planted in a shared directory
 /// must not redirect the export).
-fn write_atomically<F>(path: &Path, write: F) -> Result<u64>
+fn write_atomically<T, F>(path: &Path, write: F) -> Result<T>
 where
-    F: FnOnce(&mut dyn Write) -> io::Result<u64>,
+    F: FnOnce(&mut dyn Write) -> io::Result<T>,
 {
     if let Ok(m) = std::fs::symlink_metadata(path) {
         let ft = m.file_type();

@@ -138,7 +138,7 @@ pub fn serve(
     let mut err = BufWriter::new(FrameWriter::new(w, frames::STDERR));
     let mut result = Vec::new();
     let outcome: Result<i32> = match req {
-        Request::Stats { json } => crate::cli::stats_cmd::stats(store)
+        Request::Stats { json } => crate::cli::stats_cmd::gather(store, &cfg)
             .and_then(|s| crate::cli::stats_cmd::render(&s, json, &mut out).map_err(Into::into))
             .map(|()| 0),
         Request::Keys { keys } => {

@@ -2,7 +2,8 @@
 //! tombstones, time range and size on disk.
 //!
 //! Counts by type come from the store's counters (cheap); counts by source
-//! scan every record, which takes about a second per million IOCs.
+//! scan every record, which takes about a second per million IOCs; so do
+//! the expired counts (only the types with a lifetime in `[expiry]`).
 //!
 //! While `iocd serve` runs, the server gathers and renders them
 //! ([`crate::cli::live`]); the output is the same either way.
@@ -42,6 +43,36 @@ pub struct Stats {
     pub oldest: Option<String>,
     pub newest: Option<String>,
     pub size_on_disk: u64,
+    /// IOCs expired now per type that has a lifetime (`[expiry]`): kept
+    /// and counted in `by_type`, but left out of listings and exports.
+    /// Filled by `iocd stats`; absent when not computed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expired_by_type: Option<BTreeMap<String, u64>>,
+}
+
+/// How many IOCs of each type with a lifetime are expired at `now` (one
+/// scan of those types).
+pub fn expired_counts(
+    store: &Store,
+    lifetimes: &crate::ioc::expiry::Lifetimes,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<BTreeMap<String, u64>> {
+    let mut out = BTreeMap::new();
+    for t in crate::ioc::IocType::ALL {
+        if lifetimes.days(t) == 0 {
+            continue;
+        }
+        let q = crate::store::Query {
+            ioc_type: Some(t),
+            ..Default::default()
+        };
+        let mut n = 0u64;
+        for i in store.scan(&q) {
+            n += u64::from(lifetimes.is_expired(&i?, now));
+        }
+        out.insert(t.as_str().to_string(), n);
+    }
+    Ok(out)
 }
 
 /// Gathers the statistics of `store`.
@@ -61,6 +92,7 @@ pub fn stats(store: &Store) -> Result<Stats> {
         oldest: range.map(|r| fmt(r.0)),
         newest: range.map(|r| fmt(r.1)),
         size_on_disk: store.size_on_disk(),
+        expired_by_type: None,
     })
 }
 
@@ -73,10 +105,22 @@ pub fn run(args: &StatsArgs) -> Result<i32> {
         return Ok(code);
     }
     let store = open_store(&cfg.storage.data_dir)?;
-    let s = stats(&store)?;
+    let s = gather(&store, &cfg)?;
     let stdout = std::io::stdout();
     render(&s, args.json, &mut stdout.lock())?;
     Ok(0)
+}
+
+/// [`stats`] plus the expired counts under `cfg`'s `[expiry]` lifetimes,
+/// now: what `iocd stats` shows, offline or from the running server.
+pub fn gather(store: &Store, cfg: &crate::config::Config) -> Result<Stats> {
+    let mut s = stats(store)?;
+    s.expired_by_type = Some(expired_counts(
+        store,
+        &cfg.expiry.lifetimes(),
+        chrono::Utc::now(),
+    )?);
+    Ok(s)
 }
 
 /// Writes `s` as `iocd stats` prints it: one JSON line (`json`) or the
@@ -90,6 +134,12 @@ pub fn render(s: &Stats, json: bool, out: &mut dyn Write) -> std::io::Result<()>
     writeln!(out, "by type:")?;
     for (t, n) in &s.by_type {
         writeln!(out, "  {t:<14}{n:>10}")?;
+    }
+    if let Some(expired) = s.expired_by_type.as_ref().filter(|e| !e.is_empty()) {
+        writeln!(out, "expired (kept, not listed or exported):")?;
+        for (t, n) in expired {
+            writeln!(out, "  {t:<14}{n:>10}")?;
+        }
     }
     writeln!(out, "by source:")?;
     let mut sources: Vec<_> = s.by_source.iter().collect();

@@ -6,6 +6,7 @@
 
 use super::mapping::{self, Timestamp};
 use super::JsonSeq;
+use crate::ioc::expiry::Lifetimes;
 use crate::ioc::{ConfidenceLevel, Indicator, IocType, Source, Tlp};
 use serde::Serialize;
 use std::borrow::Borrow;
@@ -25,6 +26,10 @@ use uuid::Uuid;
 /// Borrowed from the [`Indicator`]: building one per item allocates
 /// nothing (timestamps serialize from a stack buffer). `tlp` is the TLP the IOC is exported with (its
 /// own, or derived from confidence). Timestamps: RFC 3339, milliseconds, `Z`.
+///
+/// The API's listing, record and lookup add `"expires_at"` (its expiry
+/// under `[expiry]`, `null` when its type never expires) and `"expired"`
+/// ([`IocRecord::with_expiry`]); the file exports leave both out.
 #[derive(Debug, Clone, Serialize)]
 pub struct IocRecord<'a> {
     pub id: Uuid,
@@ -44,6 +49,11 @@ pub struct IocRecord<'a> {
     pub to_ids: bool,
     pub reserved: bool,
     pub description: Option<&'a str>,
+    /// `Some(None)` prints `null` (never expires); `None` leaves it out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Option<Timestamp>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expired: Option<bool>,
 }
 
 impl<'a> IocRecord<'a> {
@@ -66,7 +76,22 @@ impl<'a> IocRecord<'a> {
             to_ids: i.to_ids,
             reserved: i.reserved,
             description: i.description.as_deref(),
+            expires_at: None,
+            expired: None,
         }
+    }
+
+    /// The same record with `expires_at` and `expired` (at `now`) under
+    /// `lifetimes`.
+    pub fn with_expiry(
+        mut self,
+        i: &Indicator,
+        lifetimes: &Lifetimes,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> IocRecord<'a> {
+        self.expires_at = Some(lifetimes.expires_at(i).map(Timestamp));
+        self.expired = Some(lifetimes.is_expired(i, now));
+        self
     }
 }
 

@@ -22,7 +22,9 @@
 
 use super::mapping::{self, DisplayName, StixKind, StixPattern, Timestamp};
 use super::JsonSeq;
+use crate::ioc::expiry::Lifetimes;
 use crate::ioc::{attack, Indicator, IocType, Tlp, ID_NAMESPACE};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::borrow::Borrow;
 use std::io::{self, Write};
@@ -70,6 +72,10 @@ pub struct StixOptions {
     /// Name of the identity (configurable; default "iocd"). Its id is
     /// derived from the name, see [`identity_id`].
     pub identity_name: String,
+    /// The `[expiry]` lifetimes: an indicator whose type has one carries
+    /// `valid_until` = `last_seen + lifetime` (STIX 2.1 §4.7). Default:
+    /// never (no `valid_until`).
+    pub lifetimes: Lifetimes,
 }
 
 impl Default for StixOptions {
@@ -80,6 +86,7 @@ impl Default for StixOptions {
             include_tlp_markings: false,
             tlp: None,
             identity_name: "iocd".to_string(),
+            lifetimes: Lifetimes::never(),
         }
     }
 }
@@ -160,7 +167,7 @@ where
         let i = item.borrow();
         let tlp = mapping::tlp(i, opts.tlp);
         used[tlp as usize] = true;
-        seq.item(&sdo(i, tlp, created_by))?;
+        seq.item(&sdo(i, tlp, created_by, opts.lifetimes.expires_at(i)))?;
         n += 1;
     }
     if opts.include_tlp_markings {
@@ -271,6 +278,8 @@ pub struct Sdo<'a> {
     pattern_version: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     valid_from: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    valid_until: Option<Timestamp>,
     confidence: u8,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     labels: &'a [String],
@@ -356,7 +365,20 @@ fn attack_ref(id: &str) -> ExternalReference<'_> {
 /// The SDO of one IOC with TLP `tlp` (see [`mapping::tlp`]), as in the
 /// bundle; the TAXII collections serialize the same value, so both carry
 /// the same ids and content.
-pub fn sdo<'a>(i: &'a Indicator, tlp: Tlp, created_by_ref: Option<&'a str>) -> Sdo<'a> {
+///
+/// `expires_at` (from [`Lifetimes::expires_at`]) becomes an indicator's
+/// `valid_until`. STIX 2.1 §4.7 requires `valid_until` later than
+/// `valid_from`: `valid_from` is `first_seen`, but never after
+/// `last_seen` (a record whose times disagree), and expiry is
+/// `last_seen` plus at least one day, so it is always later (also for an
+/// expired IOC exported with `include_expired`). Vulnerabilities and
+/// attack patterns have no validity window.
+pub fn sdo<'a>(
+    i: &'a Indicator,
+    tlp: Tlp,
+    created_by_ref: Option<&'a str>,
+    expires_at: Option<DateTime<Utc>>,
+) -> Sdo<'a> {
     // STIX requires modified >= created; a record never violates it, but
     // clamp rather than emit an invalid object if one ever did.
     let created = i.added_at.min(i.modified);
@@ -381,6 +403,7 @@ pub fn sdo<'a>(i: &'a Indicator, tlp: Tlp, created_by_ref: Option<&'a str>) -> S
         pattern_type: None,
         pattern_version: None,
         valid_from: None,
+        valid_until: None,
         confidence: i.confidence.min(100),
         labels: &i.tags,
         kill_chain_phases: Vec::new(),
@@ -392,7 +415,9 @@ pub fn sdo<'a>(i: &'a Indicator, tlp: Tlp, created_by_ref: Option<&'a str>) -> S
             o.pattern = StixPattern::of(i.ioc_type, &i.value);
             o.pattern_type = Some("stix");
             o.pattern_version = Some("2.1");
-            o.valid_from = Some(Timestamp(i.first_seen));
+            let from = i.first_seen.min(i.last_seen);
+            o.valid_from = Some(Timestamp(from));
+            o.valid_until = expires_at.filter(|e| *e > from).map(Timestamp);
             o.kill_chain_phases = phases(i.techniques.iter().map(String::as_str));
             o.external_references = i.techniques.iter().map(|t| attack_ref(t)).collect();
         }

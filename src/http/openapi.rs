@@ -25,7 +25,18 @@ fn listing_params(with_attack: bool) -> Vec<Value> {
         q("type", "Filter by IOC type.", types(with_attack)),
         q("since", "Lower time bound (ISO 8601) on when the IOC was added or last changed. Clamped to the tier lookback.", json!({"type": "string", "format": "date-time"})),
         q("limit", "Maximum items. Capped at 1000 per request.", json!({"type": "integer", "default": 100, "maximum": 1000, "minimum": 1})),
+        include_expired(),
     ]
+}
+
+/// `include_expired` of every read route that lists IOCs (listings,
+/// exports, rules, TAXII objects and manifest).
+fn include_expired() -> Value {
+    q(
+        "include_expired",
+        "Also return IOCs past their type's lifetime ([expiry] in the config: now >= last_seen + lifetime). Default false: expired IOCs are kept but left out.",
+        json!({"type": "boolean", "default": false}),
+    )
 }
 
 fn operation(h: Handler) -> (String, String, Vec<Value>, Value) {
@@ -74,7 +85,7 @@ fn operation(h: Handler) -> (String, String, Vec<Value>, Value) {
             ("List IOCs".into(), "IOCs".into(), p, ok_json("{\"data\": [IOC], \"count\": n, \"next_cursor\": string|null}"))
         }
         Handler::ListIocsCsv => ("List IOCs as CSV (RFC 4180, formula injection neutralized)".into(), "IOCs".into(), full.clone(), ok_ct("CSV", "text/csv")),
-        Handler::GetIoc => ("One IOC by id".into(), "IOCs".into(), vec![id.clone()], ok_json("The IOC (403 outside_lookback when it was last changed before the tier's lookback window)")),
+        Handler::GetIoc => ("One IOC by id".into(), "IOCs".into(), vec![id.clone()], ok_json("The IOC, with expires_at (null: its type never expires) and expired (403 outside_lookback when it was last changed before the tier's lookback window)")),
         Handler::PostIocs => (
             "Submit IOCs: a JSON array (strings or objects with value, type, confidence, tlp, tags, source, reference, description, techniques, to_ids, first_seen) or text/plain, one per line".into(),
             "IOCs".into(),
@@ -112,7 +123,7 @@ fn operation(h: Handler) -> (String, String, Vec<Value>, Value) {
             "Look up one IOC (type auto-detected)".into(),
             "Lookup".into(),
             vec![q("value", "The IOC (defanged forms accepted).", json!({"type": "string"})), q("type", "Force a type.", types(true))],
-            ok_json("Whether iocd knows it, and its record (outside the tier's lookback window: found and outside_lookback true, no record)"),
+            ok_json("Whether iocd knows it, and its record; expired (true once now >= last_seen + lifetime of its type; expired IOCs are always answered) and expires_at (null when its type never expires); both null when no record is shown (outside the tier's lookback window: found and outside_lookback true, no record)"),
         ),
         Handler::ListKeys => ("List API keys".into(), "API Keys".into(), vec![], ok_json("Key records (never secrets)")),
         Handler::CreateKey => ("Create an API key: {\"name\", \"tier\", \"scopes\"}".into(), "API Keys".into(), vec![], json!({"201": {"description": "The key (shown once) and its record"}})),
@@ -136,6 +147,7 @@ fn taxii_paths(paths: &mut Map<String, Value>) {
             text("next", "The next value of the previous page (an opaque cursor)."),
             text("match[version]", "last (default), first, all, or comma-separated timestamps (each object has one version: its modified)."),
             text("match[spec_version]", "Comma-separated STIX versions; objects are 2.1."),
+            include_expired(),
         ]
     };
     for r in crate::taxii::ROUTES {

@@ -2,6 +2,7 @@
 //! normalization. No I/O happens here (docs/design.md, "Modules").
 
 pub mod attack;
+pub mod expiry;
 pub mod merge;
 mod normalize;
 mod refang;

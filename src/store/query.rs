@@ -22,6 +22,7 @@ use super::block::{BlockView, Patch, PatchOp, BLOCK_RECORDS};
 use super::codec::micros;
 use super::index::Loc;
 use super::{codec_err, loc_key, parse_loc_key, Store, StoreError, P_BLOCK};
+use crate::ioc::expiry::ExpiryFilter;
 use crate::ioc::{Indicator, IocType};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -86,10 +87,21 @@ pub struct Query {
     /// Only indicators carrying this tag (case-insensitive).
     pub tag: Option<String>,
     pub min_confidence: Option<u8>,
+    /// Only indicators not expired at the filter's instant
+    /// ([`crate::ioc::expiry`]); `None` admits expired ones too. Applied
+    /// like the other record filters: before a page is counted, and the
+    /// cursor is still the last record returned, so a run of expired
+    /// records neither shortens a page nor ends the listing early.
+    pub unexpired: Option<ExpiryFilter>,
 }
 
 impl Query {
     fn matches(&self, i: &Indicator) -> bool {
+        if let Some(f) = &self.unexpired {
+            if !f.admits(i) {
+                return false;
+            }
+        }
         if let Some(c) = self.min_confidence {
             if i.confidence < c {
                 return false;

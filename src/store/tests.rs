@@ -610,3 +610,62 @@ fn shared_time_blocks_from_older_versions_get_their_own_times_at_open() {
     let again: Vec<Indicator> = s.scan(&Query::default()).map(|r| r.unwrap()).collect();
     assert_eq!(again, all);
 }
+
+#[test]
+fn expiry_filter_keeps_pages_full_and_cursors_moving() {
+    // Live, then a run of 70 expired (more than two blocks), then live
+    // again, interleaved with never-expiring hashes: every page of
+    // `limit` is full while enough live records follow, and paging at
+    // limit 1 returns every live record exactly once.
+    let (_d, s) = open();
+    let old = Utc::now() - chrono::Duration::days(400);
+    let mut batch = Vec::new();
+    for i in 0..5 {
+        batch.push(obs(&format!("live{i}.example.com")));
+    }
+    for i in 0..70 {
+        let mut o = obs(&format!("old{i}.example.com"));
+        o.seen = Some(old);
+        batch.push(o);
+    }
+    s.ingest(batch).unwrap();
+    let mut late: Vec<Observation> = (0..5)
+        .map(|i| obs(&format!("late{i}.example.com")))
+        .collect();
+    late.push(obs("44d88612fea8a8f36de82e1278abb02f"));
+    let mut h = obs("da39a3ee5e6b4b0d3255bfef95601890afd80709");
+    h.seen = Some(old);
+    late.push(h);
+    s.ingest(late).unwrap();
+    let lifetimes =
+        crate::ioc::expiry::Lifetimes::from_days(|t| if t == IocType::Domain { 90 } else { 0 });
+    let filter = lifetimes.filter_at(Utc::now());
+    for limit in [1, 3, 1000] {
+        let mut q = Query {
+            limit,
+            unexpired: filter,
+            ..Default::default()
+        };
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            let p = s.page(&q).unwrap();
+            if p.next.is_some() {
+                assert_eq!(p.items.len(), limit, "a page short of its limit");
+            }
+            for i in &p.items {
+                assert!(!i.value.starts_with("old"), "expired {}", i.value);
+                assert!(seen.insert(i.value.clone()), "repeated {}", i.value);
+            }
+            match p.next {
+                Some(c) => q.after = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 12, "limit {limit}");
+    }
+    let all = Query {
+        limit: 1000,
+        ..Default::default()
+    };
+    assert_eq!(s.page(&all).unwrap().items.len(), 82);
+}

@@ -35,6 +35,7 @@ use crate::export::stix::{self, identity_id, tlp_marking_id, IDENTITY_TIME, TLP_
 use crate::http::error::ApiError;
 use crate::http::handlers::Ctx;
 use crate::http::params::parse_time;
+use crate::ioc::expiry::{ExpiryFilter, Lifetimes};
 use crate::ioc::{Indicator, IocType, Tlp};
 use crate::store::{Cursor, Query, Store, StoreError};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -84,6 +85,9 @@ pub struct Producer {
     pub id: String,
     pub name: String,
     uuid: Uuid,
+    /// The `[expiry]` lifetimes: indicators of a type with one carry
+    /// `valid_until` = their expiry.
+    pub lifetimes: Lifetimes,
 }
 
 impl Producer {
@@ -97,11 +101,16 @@ impl Producer {
             id,
             name: name.to_string(),
             uuid,
+            lifetimes: Lifetimes::never(),
         }
     }
 
+    /// The configured producer: identity name and expiry lifetimes.
     pub fn from_ctx(ctx: &Ctx<'_>) -> Producer {
-        Producer::new(&ctx.state.config().server.identity_name)
+        Producer {
+            lifetimes: ctx.lifetimes(),
+            ..Producer::new(&ctx.state.config().server.identity_name)
+        }
     }
 }
 
@@ -169,9 +178,15 @@ impl Entry {
     /// builder, same id, `created_by_ref` = the identity).
     pub fn write_json(&self, out: &mut Vec<u8>, p: &Producer) -> serde_json::Result<()> {
         match self {
-            Entry::Ioc(i) => {
-                serde_json::to_writer(out, &stix::sdo(i, mapping::tlp(i, None), Some(&p.id)))
-            }
+            Entry::Ioc(i) => serde_json::to_writer(
+                out,
+                &stix::sdo(
+                    i,
+                    mapping::tlp(i, None),
+                    Some(&p.id),
+                    p.lifetimes.expires_at(i),
+                ),
+            ),
             Entry::Identity => serde_json::to_writer(out, &stix::identity_object(&p.id, &p.name)),
             Entry::Marking(t) => serde_json::to_writer(out, &stix::marking_definition(*t)),
         }
@@ -243,6 +258,10 @@ pub struct Selection {
     /// `next`.
     after: Option<Cursor>,
     pub limit: usize,
+    /// IOCs expired at the request's instant are not members, unless the
+    /// request says `include_expired=true` (an iocd extension: TAXII 2.1
+    /// has no such filter). `None`: expired ones are members too.
+    unexpired: Option<ExpiryFilter>,
 }
 
 fn list_param(ctx: &Ctx<'_>, name: &str) -> Option<Vec<String>> {
@@ -336,6 +355,7 @@ impl Selection {
             floor: ctx.lookback_start()?.timestamp_micros().max(0) as u64,
             after,
             limit: p.limit("limit", MAX_LIMIT, MAX_LIMIT)?,
+            unexpired: ctx.unexpired_filter()?,
         })
     }
 
@@ -343,7 +363,9 @@ impl Selection {
     fn keeps(&self, e: &Entry, p: &Producer) -> bool {
         let member = match e {
             Entry::Ioc(i) => {
-                self.types[i.ioc_type.code() as usize] && Cursor::after(i).micros >= self.floor
+                self.types[i.ioc_type.code() as usize]
+                    && Cursor::after(i).micros >= self.floor
+                    && self.unexpired.is_none_or(|f| f.admits(i))
             }
             Entry::Identity => self.identity,
             Entry::Marking(_) => self.markings,
@@ -368,11 +390,11 @@ impl Selection {
         }
     }
 
-    /// Everything but the lookback start (which moves with the clock), as
-    /// text: the read-ahead key.
+    /// Everything but the lookback start and the expiry instant (which
+    /// move with the clock), as text: the read-ahead key.
     pub fn cache_key(&self) -> String {
         format!(
-            "{:?}|{}|{}|{:?}|{:?}|{}|{:?}|{:?}|{}",
+            "{:?}|{}|{}|{:?}|{:?}|{}|{:?}|{:?}|{}|{}",
             self.types,
             self.identity,
             self.markings,
@@ -381,7 +403,8 @@ impl Selection {
             self.spec_ok,
             self.added_after,
             self.after,
-            self.limit
+            self.limit,
+            self.unexpired.is_some()
         )
     }
 
@@ -493,6 +516,7 @@ fn scan_store(
             since,
             after,
             limit: if filtering { need.max(256) } else { need },
+            unexpired: sel.unexpired,
             ..Query::default()
         };
         let page = store.page(&q)?;

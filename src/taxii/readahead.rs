@@ -139,9 +139,10 @@ pub async fn serve(
     let lookback = ctx.principal()?.limits.lookback_days;
     let key = |s: &Selection| {
         format!(
-            "{kind:?}|{}|{}|{lookback}|{}",
+            "{kind:?}|{}|{}|{lookback}|{:?}|{}",
             coll.alias,
             p.name,
+            p.lifetimes,
             s.cache_key()
         )
     };

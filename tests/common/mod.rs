@@ -59,8 +59,11 @@ fn create_key(cfg: &Path, name: &str, tier: &str, scopes: Option<&str>) -> Strin
     out.trim().to_string()
 }
 
+/// `[expiry]` with every lifetime 0 (never), the test servers' default.
+pub const NEVER_EXPIRE: &str = "[expiry]\nipv4 = 0\nipv6 = 0\ndomain = 0\nurl = 0\nemail = 0\n";
+
 impl Server {
-    /// `iocd init`, then `config_extra` appended to the config (TOML
+    /// `iocd init`, `[expiry]` set to never, then `config_extra` appended to the config (TOML
     /// tables), keys created, then `iocd serve --listen 127.0.0.1:0`.
     /// `extra_keys`: (name, tier, scopes) to create too.
     pub fn start_with(config_extra: &str, extra_keys: &[(&str, &str, Option<&str>)]) -> Server {
@@ -77,11 +80,12 @@ impl Server {
         assert_eq!(code, 0, "init failed: {err}");
         let admin = out.trim().to_string();
         assert!(admin.starts_with("sk_live_"), "init stdout: {out}");
-        if !config_extra.is_empty() {
-            let mut t = std::fs::read_to_string(&config).unwrap();
-            t = apply_overrides(&t, config_extra);
-            std::fs::write(&config, t).unwrap();
-        }
+        // Test data carries real 2014-2024 sighting dates: nothing expires
+        // unless a test sets `[expiry]` lifetimes itself (tests/expiry.rs).
+        let mut t = std::fs::read_to_string(&config).unwrap();
+        t = apply_overrides(&t, NEVER_EXPIRE);
+        t = apply_overrides(&t, config_extra);
+        std::fs::write(&config, t).unwrap();
         let pro = create_key(&config, "pro", "pro", None);
         let free = create_key(&config, "free", "free", None);
         let stats_only = create_key(&config, "stats", "pro", Some("read:stats"));

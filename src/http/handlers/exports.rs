@@ -2,6 +2,10 @@
 //! one page with the shared listing query, then hands it to its exporter in
 //! `crate::export`. Formats are gated by scope (and so by tier: the Free
 //! tier's scopes hold no export scope → 403 `insufficient_scope`).
+//!
+//! Every endpoint leaves out IOCs past their type's lifetime (`[expiry]`)
+//! unless `include_expired=true`; the shared listing query carries that
+//! filter, so pages and `X-Next-Cursor` behave as for the listing.
 
 use super::iocs::listing_query;
 use super::{blocking, Ctx};
@@ -60,7 +64,9 @@ fn respond(format: Format, body: Vec<u8>, next: Option<String>) -> Response<Body
 }
 
 /// `GET /api/v1/iocs/stix` (`read:stix`): `type`, `since`, `limit`,
-/// `format=bundle|objects`, `include_identity`, `include_tlp_markings`, `tlp`.
+/// `format=bundle|objects`, `include_identity`, `include_tlp_markings`, `tlp`,
+/// `include_expired`. Indicators of a type with a lifetime carry
+/// `valid_until` = `last_seen + lifetime`.
 pub async fn stix(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let p = ctx.params;
     let opts = export::StixOptions {
@@ -72,6 +78,7 @@ pub async fn stix(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         include_tlp_markings: p.boolean("include_tlp_markings", false)?,
         tlp: p.tlp("tlp")?,
         identity_name: ctx.state.config().server.identity_name.clone(),
+        lifetimes: ctx.lifetimes(),
     };
     let q = listing_query(ctx, None)?;
     let (out, next) = render_page(ctx, q, move |items, _, out| {

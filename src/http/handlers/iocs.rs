@@ -15,7 +15,8 @@ use uuid::Uuid;
 
 /// Builds the store query shared by listings and exports: `type`, `since`
 /// (clamped to the lookback), `until`, `source`, `tag`, `min_confidence`,
-/// `limit` (default 100, max 1000), `cursor`.
+/// `limit` (default 100, max 1000), `cursor`, `include_expired` (default
+/// false: IOCs past their type's lifetime are left out).
 pub fn listing_query(ctx: &Ctx<'_>, allowed_types: Option<&[IocType]>) -> Result<Query, ApiError> {
     let p = ctx.params;
     let after = match p.text("cursor") {
@@ -33,6 +34,7 @@ pub fn listing_query(ctx: &Ctx<'_>, allowed_types: Option<&[IocType]>) -> Result
         source: p.text("source"),
         tag: p.text("tag"),
         min_confidence: p.int_in("min_confidence", 0, 100)?.map(|n| n as u8),
+        unexpired: ctx.unexpired_filter()?,
     })
 }
 
@@ -53,14 +55,18 @@ pub async fn list(ctx: &Ctx<'_>, csv: bool) -> Result<Response<Body>, ApiError> 
         }
         return Ok(r);
     }
-    let (out, _) = super::exports::render_page(ctx, q, |items, next, out| {
+    let (lifetimes, now) = (ctx.lifetimes(), chrono::Utc::now());
+    let (out, _) = super::exports::render_page(ctx, q, move |items, next, out| {
         #[derive(serde::Serialize)]
         struct Listing<'a> {
             data: Vec<IocRecord<'a>>,
             count: usize,
             next_cursor: Option<&'a str>,
         }
-        let data: Vec<IocRecord> = items.iter().map(|i| IocRecord::new(i, None)).collect();
+        let data: Vec<IocRecord> = items
+            .iter()
+            .map(|i| IocRecord::new(i, None).with_expiry(i, &lifetimes, now))
+            .collect();
         let body = Listing {
             count: data.len(),
             data,
@@ -83,7 +89,8 @@ fn parse_id(s: &str) -> Result<Uuid, ApiError> {
 /// its type, value and reason only when deleted inside the caller's
 /// lookback window); 403 `outside_lookback` when the record was last
 /// changed before the tier's lookback window (the listing would not show
-/// it either).
+/// it either). An expired IOC is answered (with `"expired": true`): the
+/// caller asked for it by id.
 pub async fn get(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let id = parse_id(ctx.param.unwrap_or(""))?;
     let store = ctx.state.store.clone();
@@ -92,7 +99,7 @@ pub async fn get(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         (Some(i), _) if !ctx.within_lookback(&i)? => Err(ctx.outside_lookback()?),
         (Some(i), _) => Ok(json_response(
             StatusCode::OK,
-            &json!(IocRecord::new(&i, None)),
+            &json!(IocRecord::new(&i, None).with_expiry(&i, &ctx.lifetimes(), chrono::Utc::now())),
         )),
         (None, Some(t)) => {
             let e = ApiError::new(
@@ -361,6 +368,11 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
 /// `found: true, outside_lookback: true` with `ioc: null`, no sources, no
 /// risk and only the techniques the query itself names: the caller learns
 /// that the value is known, not what iocd knows of it.
+///
+/// Expired IOCs are always answered: `"expired"` is true once `now >=
+/// last_seen + lifetime(type)`, and `"expires_at"` is that time (`null`
+/// when the type never expires). Both are `null` when no record is shown
+/// (unknown, or outside the lookback).
 pub async fn lookup(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let raw = ctx
         .params
@@ -384,6 +396,12 @@ pub async fn lookup(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     };
     let found = rec.is_some();
     let rec = if outside { None } else { rec };
+    let (lifetimes, now) = (ctx.lifetimes(), chrono::Utc::now());
+    let expired = rec.as_ref().map(|i| lifetimes.is_expired(i, now));
+    let expires_at = rec
+        .as_ref()
+        .and_then(|i| lifetimes.expires_at(i))
+        .map(crate::export::mapping::Timestamp);
     // Risk: the stored confidence, raised 5 points per extra reporting
     // source (corroboration), capped at 100; levels as for confidence.
     let risk = rec.as_ref().map(|i| {
@@ -416,7 +434,9 @@ pub async fn lookup(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
             "found": found,
             "outside_lookback": outside,
             "deleted": tomb.is_some(),
-            "ioc": rec.as_ref().map(|i| IocRecord::new(i, None)),
+            "expired": expired,
+            "expires_at": expires_at,
+            "ioc": rec.as_ref().map(|i| IocRecord::new(i, None).with_expiry(i, &lifetimes, now)),
             "sources": rec.as_ref().map(|i| i.sources.clone()).unwrap_or_default(),
             "risk": risk,
             "mitre_techniques": techniques,

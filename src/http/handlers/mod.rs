@@ -76,6 +76,23 @@ impl Ctx<'_> {
         .with_details(details))
     }
 
+    /// The configured lifetimes per IOC type (`[expiry]`, as of the last
+    /// reload).
+    pub fn lifetimes(&self) -> crate::ioc::expiry::Lifetimes {
+        self.state.config().expiry.lifetimes()
+    }
+
+    /// The expiry filter of a read route: IOCs expired now are left out
+    /// unless the request says `include_expired=true` (400
+    /// `invalid_parameter` for a value that is not a boolean). `None`:
+    /// no filter (asked for, or no type has a lifetime).
+    pub fn unexpired_filter(&self) -> Result<Option<crate::ioc::expiry::ExpiryFilter>, ApiError> {
+        if self.params.boolean("include_expired", false)? {
+            return Ok(None);
+        }
+        Ok(self.lifetimes().filter_at(Utc::now()))
+    }
+
     /// `since` from the query, clamped to the tier lookback (spec: "Clamped
     /// to tier lookback"); absent means the lookback start.
     pub fn since_clamped(&self) -> Result<DateTime<Utc>, ApiError> {
