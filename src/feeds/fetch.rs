@@ -17,7 +17,10 @@
 //! - size: `max_bytes` for the whole run, checked against
 //!   `Content-Length` up front and enforced while streaming to the staged
 //!   file (never buffered whole in memory);
-//! - redirects: at most `max_redirects`; a loop fails with that message.
+//! - redirects: at most `max_redirects`; a loop fails with that message;
+//! - names: resolved by hickory (`/etc/hosts`, then the servers of
+//!   `/etc/resolv.conf`), not glibc's `getaddrinfo`, which in a static
+//!   binary would load the host's NSS modules.
 
 use super::config::FeedConfig;
 use anyhow::{anyhow, bail, Context, Result};
@@ -99,6 +102,8 @@ impl FeedClient {
         }
         let mut b = Client::builder()
             .use_rustls_tls()
+            // Host names through hickory, not getaddrinfo: see Cargo.toml.
+            .hickory_dns(true)
             .user_agent(concat!("iocd/", env!("CARGO_PKG_VERSION"), " (feed)"))
             .default_headers(headers)
             .connect_timeout(f.connect_timeout())
