@@ -3,6 +3,7 @@
 
 pub mod attack;
 pub mod expiry;
+pub mod extract;
 pub mod merge;
 mod normalize;
 mod refang;
