@@ -43,7 +43,10 @@ pub fn extract(text: &str, opts: &ExtractOptions) -> Vec<Extracted> {
         }
         if let Ok(n) = detect(t) {
             if seen.insert((n.ioc_type, n.value.clone())) {
-                out.push(Extracted { ioc: n, offset: start });
+                out.push(Extracted {
+                    ioc: n,
+                    offset: start,
+                });
             }
         }
     }
