@@ -325,24 +325,7 @@ fn taxii_objects_and_manifest_skip_expired_runs_without_losing_pages() {
     assert_eq!(m.len(), 6 + 13);
     // Polling by added_after at limit 1 (resuming with
     // X-TAXII-Date-Added-Last) crosses the expired run too.
-    let base = "/api/taxii2/iocs/collections/57dce6a1-9cbf-52cf-89a5-7fecd7501cb4/objects/?limit=1";
-    let mut polled = Vec::new();
-    let mut after: Option<String> = None;
-    for _ in 0..100 {
-        let path = match &after {
-            Some(a) => format!("{base}&added_after={a}"),
-            None => base.to_string(),
-        };
-        let (v, h) = taxii(&s, &path);
-        let page = v["objects"].as_array().cloned().unwrap_or_default();
-        if page.is_empty() {
-            break;
-        }
-        polled.extend(page);
-        let last = h["x-taxii-date-added-last"].to_str().unwrap().to_string();
-        after = Some(last);
-    }
-    let got = values_of(&polled);
+    let (got, _) = poll_after(&s, 1, None);
     assert_eq!(got.len(), 8, "{got:?}");
     assert_eq!(got.into_iter().collect::<BTreeSet<_>>(), live());
 }
@@ -366,18 +349,70 @@ fn lookup_answers_expired_iocs_and_a_new_sighting_revives_them() {
     assert_eq!(v["found"], false);
     assert_eq!(v["expired"], Value::Null);
 
-    // Re-sighting: the same value again, seen now.
+    // A TAXII poller that has read everything up to now.
+    let (seen_all, mark) = poll_after(&s, 2, None);
+    assert_eq!(seen_all.into_iter().collect::<BTreeSet<_>>(), live());
+    let before = s.json("/api/v1/lookup?value=203.0.113.77", &k)["ioc"]["modified"].clone();
+
+    // Re-sighting: the expired value again, seen now, and a live one again
+    // (only a later last_seen: patched in place, not re-sent).
     let r = s.post_json(
         "/api/v1/iocs",
         &s.keys.admin,
-        &items(&["203.0.113.77"], None),
+        &items(&["203.0.113.77", FRESH[0]], None),
     );
     assert_eq!(r.status(), 200);
     let v = s.json("/api/v1/lookup?value=203.0.113.77", &k);
     assert_eq!(v["expired"], false);
+    assert!(t(&v["ioc"]["modified"]) > t(&before), "{v}");
     let (got, _) = listed(&s, "");
     assert!(got.contains("203.0.113.77"));
     assert_eq!(got.len(), 9);
+    // The revived IOC is re-indexed: the poller receives it on its next
+    // poll (it passed it while it was expired), and nothing else.
+    let (next, _) = poll_after(&s, 2, mark.as_deref());
+    assert_eq!(next, vec!["203.0.113.77".to_string()]);
+    // So does a `since=` poller of the listing.
+    let v = s.json(
+        &format!(
+            "/api/v1/iocs?tag={TAG}&limit=1000&since={}",
+            before.as_str().unwrap()
+        ),
+        &s.keys.pro,
+    );
+    let vals: Vec<&str> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["value"].as_str().unwrap())
+        .collect();
+    assert!(vals.contains(&"203.0.113.77"), "{v}");
+}
+
+/// Polls TAXII `objects/` of the all-IOCs collection by `added_after`
+/// (`limit`, resuming from each page's `X-TAXII-Date-Added-Last`), from
+/// `after` to the end. Returns the test's IOC values received, in order,
+/// and the last `X-TAXII-Date-Added-Last` (the mark to resume from).
+fn poll_after(s: &Server, limit: usize, after: Option<&str>) -> (Vec<String>, Option<String>) {
+    let base = format!(
+        "/api/taxii2/iocs/collections/57dce6a1-9cbf-52cf-89a5-7fecd7501cb4/objects/?limit={limit}"
+    );
+    let mut polled = Vec::new();
+    let mut after = after.map(str::to_string);
+    for _ in 0..100 {
+        let path = match &after {
+            Some(a) => format!("{base}&added_after={a}"),
+            None => base.clone(),
+        };
+        let (v, h) = taxii(s, &path);
+        let page = v["objects"].as_array().cloned().unwrap_or_default();
+        if page.is_empty() {
+            return (values_of(&polled), after);
+        }
+        polled.extend(page);
+        after = Some(h["x-taxii-date-added-last"].to_str().unwrap().to_string());
+    }
+    panic!("polling did not end");
 }
 
 #[test]

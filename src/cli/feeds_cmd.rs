@@ -91,6 +91,7 @@ pub fn run(args: &FeedsArgs) -> Result<i32> {
                         dd,
                         cfg.storage.import_cache_mib << 20,
                     )?);
+                    store.set_lifetimes(cfg.expiry.lifetimes());
                     let st = Runner::new(store.clone(), dd).run(f);
                     store.flush()?;
                     st

@@ -135,6 +135,7 @@ pub fn run(args: &ImportArgs) -> Result<i32> {
         None => {
             let store =
                 open_store_with_cache(&cfg.storage.data_dir, cfg.storage.import_cache_mib << 20)?;
+            store.set_lifetimes(cfg.expiry.lifetimes());
             import(&store, args)?
         }
     };

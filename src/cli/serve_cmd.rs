@@ -184,6 +184,8 @@ fn reload(
         }
     }
     if next != *cur {
+        // Ingest re-indexes revived IOCs under the lifetimes in force.
+        state.store.set_lifetimes(next.expiry.lifetimes());
         state.set_config(next);
         tracing::info!("reload: settings applied to new requests");
     }
@@ -219,6 +221,7 @@ pub fn run(args: &ServeArgs) -> Result<i32> {
     }
     let dd = cfg.storage.data_dir.clone();
     let store = Arc::new(open_store_with_cache(&dd, cfg.storage.cache_mib << 20)?);
+    store.set_lifetimes(cfg.expiry.lifetimes());
     let (ca, cert, key) = (
         cfg.data_path(&cfg.tls.ca),
         cfg.data_path(&cfg.tls.cert),

@@ -90,6 +90,40 @@ impl Lifetimes {
             .is_some_and(|e| now.timestamp_micros() >= e)
     }
 
+    /// Whether a re-sighting that moved an IOC of type `t` from
+    /// `old_last_seen` to `new_last_seen` must re-index it (move it to the
+    /// head of the time order, with a new `modified`), although nothing
+    /// else about it changed. Two cases, both only for a type with a
+    /// lifetime `L`:
+    /// - **revival**: it was expired at `now` and is live again, so pollers
+    ///   (`since=`, TAXII `added_after=`) that passed it while it was hidden
+    ///   receive it again;
+    /// - **drift**: `last_seen` moved by at least `L / 2`, so the
+    ///   `valid_until` a poller holds is never more than half a lifetime
+    ///   behind the stored one.
+    ///
+    /// Otherwise a later `last_seen` is patched in place (cheap; the
+    /// record keeps its place), see docs/store.md, "Merge rule".
+    pub fn reindexes(
+        &self,
+        t: IocType,
+        old_last_seen: DateTime<Utc>,
+        new_last_seen: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let life = self.micros[t.code() as usize];
+        if life == 0 {
+            return false;
+        }
+        let (old, new, now) = (
+            old_last_seen.timestamp_micros(),
+            new_last_seen.timestamp_micros(),
+            now.timestamp_micros(),
+        );
+        let revived = now >= old.saturating_add(life) && now < new.saturating_add(life);
+        revived || new.saturating_sub(old) >= life / 2
+    }
+
     /// The filter that admits the IOCs not expired at `now`; `None` when no
     /// type expires (no filter needed).
     pub fn filter_at(&self, now: DateTime<Utc>) -> Option<ExpiryFilter> {
@@ -155,5 +189,36 @@ mod tests {
             .admits(&ip));
         assert_eq!(Lifetimes::never().filter_at(at), None);
         assert_eq!(l.days(IocType::Ipv4), 30);
+    }
+
+    #[test]
+    fn reindexes_on_revival_and_on_half_a_lifetime() {
+        let l = Lifetimes::from_days(|t| if t == IocType::Ipv4 { 30 } else { 0 });
+        let t0 = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let d = Duration::days;
+        // A day later: patched in place.
+        assert!(!l.reindexes(IocType::Ipv4, t0, t0 + d(1), t0 + d(1)));
+        // Just under half a lifetime: still in place; at half: re-indexed.
+        assert!(!l.reindexes(
+            IocType::Ipv4,
+            t0,
+            t0 + d(15) - Duration::microseconds(1),
+            t0 + d(16)
+        ));
+        assert!(l.reindexes(IocType::Ipv4, t0, t0 + d(15), t0 + d(16)));
+        // Expired at now (day 31); a sighting dated day 2 revives it
+        // (day 2 + 30 > day 31) although it moved last_seen by one day.
+        assert!(l.reindexes(IocType::Ipv4, t0, t0 + d(2), t0 + d(31)));
+        // ... one dated day 1 minus a second does not: still expired.
+        assert!(!l.reindexes(
+            IocType::Ipv4,
+            t0,
+            t0 + d(1) - Duration::seconds(1),
+            t0 + d(31)
+        ));
+        // Types that never expire never re-index.
+        assert!(!l.reindexes(IocType::Sha256, t0, t0 + d(999), t0 + d(999)));
     }
 }

@@ -53,6 +53,7 @@ pub mod verify;
 
 pub use query::{Cursor, Page, Query};
 
+use crate::ioc::expiry::Lifetimes;
 use crate::ioc::merge::{self, merge_indicators, Change};
 use crate::ioc::{Indicator, IocType, Observation};
 use block::{BlockView, Patch, PatchOp, BLOCK_RECORDS};
@@ -172,6 +173,9 @@ pub struct Store {
     /// id → block, built on first use (`None` until then, or after a
     /// repair). Changed only by holders of `writer`.
     index: RwLock<Option<IdIndex>>,
+    /// The expiry lifetimes ingest re-indexes revived records under
+    /// ([`Store::set_lifetimes`]; none until set).
+    lifetimes: RwLock<Lifetimes>,
 }
 
 fn tombstone_key(id: &Uuid) -> [u8; 17] {
@@ -349,6 +353,7 @@ impl Store {
             commit: RwLock::new(()),
             generation: AtomicU64::new(0),
             index: RwLock::new(None),
+            lifetimes: RwLock::new(Lifetimes::never()),
         };
         store.migrate_layout1()?;
         store.retime_shared_blocks()?;
@@ -376,6 +381,16 @@ impl Store {
             }
         }
         Ok(t)
+    }
+
+    /// Sets the expiry lifetimes (`[expiry]`) ingest applies: a
+    /// re-sighting that revives an expired IOC, or moves its `last_seen` by
+    /// half a lifetime or more, re-indexes the record instead of patching
+    /// `last_seen` in place ([`Lifetimes::reindexes`]). Every process that
+    /// ingests sets it from its config (and `serve` again on reload);
+    /// without it no re-sighting re-indexes.
+    pub fn set_lifetimes(&self, lifetimes: Lifetimes) {
+        *self.lifetimes.write().unwrap_or_else(|p| p.into_inner()) = lifetimes;
     }
 
     /// A counter that changes whenever IOC data changes (every committed
@@ -533,6 +548,7 @@ impl Store {
         // The commit time of observations that state none. Records get
         // their index times when their chunk commits.
         let now = from_micros(micros(Utc::now()).max(*last + 1));
+        let lifetimes = *self.lifetimes.read().unwrap_or_else(|p| p.into_inner());
         let mut known: Vec<(Loc, usize)> = Vec::with_capacity(order.len());
         {
             let ix = self.index.read().unwrap_or_else(|p| p.into_inner());
@@ -567,11 +583,17 @@ impl Store {
                 match (old, block.as_mut()) {
                     (Some(old), Some((t, _))) => {
                         let mut rec = old;
+                        let old_seen = rec.last_seen;
                         let mut change = Change::None;
                         for o in std::iter::once(&o).chain(&more) {
                             let c = merge::merge(&mut rec, o, now);
                             report.count(c);
                             change = change.max(c);
+                        }
+                        if change == Change::LastSeen
+                            && lifetimes.reindexes(rec.ioc_type, old_seen, rec.last_seen, now)
+                        {
+                            change = Change::Content;
                         }
                         match change {
                             Change::Content => {

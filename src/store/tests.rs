@@ -669,3 +669,70 @@ fn expiry_filter_keeps_pages_full_and_cursors_moving() {
     };
     assert_eq!(s.page(&all).unwrap().items.len(), 82);
 }
+
+#[test]
+fn resighting_reindexes_only_on_revival_or_half_a_lifetime() {
+    let (_d, s) = open();
+    s.set_lifetimes(crate::ioc::expiry::Lifetimes::from_days(|t| {
+        if t == IocType::Ipv4 {
+            30
+        } else {
+            0
+        }
+    }));
+    let now = Utc::now();
+    let at = |v: &str, days_ago: i64| {
+        let mut o = obs(v);
+        o.seen = Some(now - chrono::Duration::days(days_ago));
+        o
+    };
+    // Seen 40 days ago (expired), 20 days ago (live, drift < 15 d after
+    // the next step), and a hash (never expires) 40 days ago.
+    s.ingest(vec![
+        at("198.51.100.1", 40),
+        at("198.51.100.2", 20),
+        at("198.51.100.3", 16),
+        at("198.51.100.4", 60),
+        at("44d88612fea8a8f36de82e1278abb02f", 40),
+    ])
+    .unwrap();
+    let modified = |v: &str| {
+        let n = detect(v).unwrap();
+        s.get(&crate::ioc::indicator_id(n.ioc_type, &n.value))
+            .unwrap()
+            .unwrap()
+            .modified
+    };
+    let m0: Vec<_> = [
+        "198.51.100.1",
+        "198.51.100.2",
+        "44d88612fea8a8f36de82e1278abb02f",
+    ]
+    .iter()
+    .map(|v| modified(v))
+    .collect();
+    // Re-seen 10 days later each: the expired one is revived (re-indexed),
+    // the live one moved 10 d < 15 d (patched in place), the hash never
+    // re-indexes.
+    let r = s
+        .ingest(vec![
+            at("198.51.100.1", 30 - 1),
+            at("198.51.100.2", 10),
+            at("44d88612fea8a8f36de82e1278abb02f", 30),
+        ])
+        .unwrap();
+    assert_eq!(r.new, 0);
+    assert!(modified("198.51.100.1") > m0[0]);
+    assert_eq!(modified("198.51.100.2"), m0[1]);
+    assert_eq!(modified("44d88612fea8a8f36de82e1278abb02f"), m0[2]);
+    // Live all along, seen 16 d after its last sighting (≥ half a
+    // lifetime): re-indexed.
+    let m3 = modified("198.51.100.3");
+    s.ingest(vec![at("198.51.100.3", 0)]).unwrap();
+    assert!(modified("198.51.100.3") > m3);
+    // Without lifetimes nothing re-indexes, not even a revival.
+    s.set_lifetimes(crate::ioc::expiry::Lifetimes::never());
+    let m4 = modified("198.51.100.4");
+    s.ingest(vec![at("198.51.100.4", 0)]).unwrap();
+    assert_eq!(modified("198.51.100.4"), m4);
+}
