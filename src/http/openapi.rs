@@ -129,6 +129,17 @@ fn operation(h: Handler) -> (String, String, Vec<Value>, Value) {
         Handler::CreateKey => ("Create an API key: {\"name\", \"tier\", \"scopes\"}".into(), "API Keys".into(), vec![], json!({"201": {"description": "The key (shown once) and its record"}})),
         Handler::RevokeKey => ("Revoke an API key (immediate)".into(), "API Keys".into(), vec![id], ok_json("The revoked key record")),
         Handler::Feeds => ("Scheduled feeds: each feed's config (never secrets) and status (last_run, last_success, duration_ms, last_result, counts {files, bytes, observations, new, updated, unchanged, rejected}, last_error, consecutive_failures, next_run, running)".into(), "Feeds".into(), vec![], ok_json("{\"data\": [feed...], \"count\": n}")),
+        Handler::StatsTimeline => (
+            "IOCs added per hour or day and type, from maintained counters (deletes do not decrement; see docs/store.md)".into(),
+            "Statistics".into(),
+            vec![
+                q("interval", "Bucket size (UTC hours or days).", json!({"type": "string", "enum": ["hour", "day"], "default": "day"})),
+                q("since", "First bucket holds this time (ISO 8601); default 30 days / 48 hours before until; clamped to the tier lookback.", json!({"type": "string", "format": "date-time"})),
+                q("until", "Last bucket holds this time (ISO 8601); default now.", json!({"type": "string", "format": "date-time"})),
+                q("type", "Count only this IOC type.", types(true)),
+            ],
+            ok_json("{\"interval\": \"hour\"|\"day\", \"since\", \"until\", \"type\": string|null, \"buckets\": [{\"start\": date-time, \"total\": n, \"by_type\": {type: n}}]}, every bucket (zeros included), at most 10000 (400 invalid_parameter beyond)"),
+        ),
         Handler::Metrics => ("Prometheus metrics (text format 0.0.4): requests by route and status, latency histogram, IOCs by type, store size, rate-limit rejections".into(), "Meta".into(), vec![], ok_ct("Prometheus text exposition", "text/plain; version=0.0.4")),
     }
 }

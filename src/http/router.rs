@@ -26,6 +26,7 @@ pub enum Handler {
     RevokeKey,
     Feeds,
     Metrics,
+    StatsTimeline,
 }
 
 /// One endpoint. `scope: None` means no authentication (health, OpenAPI).
@@ -121,6 +122,12 @@ pub const ROUTES: &[Route] = &[
         "/api/v1/stats",
         Some("read:stats"),
         Handler::Stats,
+    ),
+    r(
+        Method::GET,
+        "/api/v1/stats/timeline",
+        Some("read:stats"),
+        Handler::StatsTimeline,
     ),
     r(
         Method::GET,

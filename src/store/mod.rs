@@ -17,6 +17,8 @@
 //!   so moved to a newer block; or deleted) and newer `last_seen` times of
 //!   re-sightings with nothing new. Folded into the block when it grows.
 //! - `C ++ type` → u64 BE: live indicators per type.
+//! - `A ++ type ++ hour (u32 BE)` → u64 BE: IOCs added in that hour
+//!   (the statistics timeline, see [`timeline`]).
 //! - `X ++ id` → tombstone of a deleted false positive (also held in
 //!   memory: tombstones are few and checked for every observation).
 //!
@@ -49,6 +51,7 @@ mod migrate;
 mod query;
 pub mod quotas;
 pub(crate) mod retime;
+pub mod timeline;
 pub mod verify;
 
 pub use query::{Cursor, Page, Query};
@@ -357,6 +360,7 @@ impl Store {
         };
         store.migrate_layout1()?;
         store.retime_shared_blocks()?;
+        store.backfill_timeline()?;
         let newest = store.newest_block_time()?;
         *store.writer.lock().unwrap_or_else(|p| p.into_inner()) = newest;
         Ok(store)
@@ -645,6 +649,7 @@ impl Store {
         }
         let mut batch = sled::Batch::default();
         let mut placed: Vec<(Uuid, Loc)> = Vec::with_capacity(p.len);
+        let mut added = timeline::Added::new();
         for (ty, mut recs) in IocType::ALL.into_iter().zip(p.fresh) {
             let new = recs.iter().filter(|(_, n)| *n).count() as u64;
             recs.sort_by_key(|r| r.0.id);
@@ -660,6 +665,9 @@ impl Store {
                     rec.modified = from_micros(t + rank as i64);
                     if is_new {
                         rec.added_at = rec.modified;
+                        *added
+                            .entry((ty, timeline::hour_of(rec.added_at)))
+                            .or_insert(0) += 1;
                     }
                     placed.push((rec.id, loc));
                     out.push(rec);
@@ -681,6 +689,7 @@ impl Store {
                 batch.insert(&count_key(ty)[..], &n.to_be_bytes()[..]);
             }
         }
+        self.timeline_add(&mut batch, &added)?;
         for t in p.touched {
             t.write(self, &mut batch)?;
         }

@@ -269,6 +269,9 @@ impl Store {
             match k.first() {
                 Some(&P_BLOCK) | Some(&P_HEADER) | Some(&P_PATCH) | Some(&P_COUNT)
                 | Some(&P_META) => {}
+                // Timeline counters: history of additions, not checked
+                // against live records (deletes leave them; timeline.rs).
+                Some(&super::timeline::P_TIMELINE) => {}
                 Some(&P_TOMBSTONE) => {
                     rep.tombstones += 1;
                     if super::codec::decode::<Tombstone>(&v).is_err() || k.len() != 17 {

@@ -8,6 +8,7 @@ mod iocs;
 mod keys;
 mod meta;
 pub mod metrics;
+mod timeline;
 
 use super::auth::Principal;
 use super::error::ApiError;
@@ -160,6 +161,7 @@ pub async fn dispatch(
         Handler::RevokeKey => keys::revoke(ctx).await,
         Handler::Feeds => feeds::list(ctx).await,
         Handler::Metrics => metrics::metrics(ctx).await,
+        Handler::StatsTimeline => timeline::timeline(ctx).await,
     }
 }
 
