@@ -45,6 +45,26 @@ pub struct Config {
     /// `[[feeds]]`: feeds `iocd serve` pulls on a schedule
     /// ([`crate::feeds::FeedConfig`]). Default: none.
     pub feeds: Vec<crate::feeds::FeedConfig>,
+    /// `[rules]`: Suricata/Snort rule exports.
+    pub rules: RulesConfig,
+}
+
+/// `[rules]`: the Suricata and Snort exports ([`crate::export::ids_rules`]).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RulesConfig {
+    /// First sid of the generated rules; they use `sid_base` to
+    /// `sid_base + 99_999_999`. Default 1000000000 (clear of the Talos and
+    /// Emerging Threats ranges); 1 to 4194967295 (the range fits a u32).
+    pub sid_base: u32,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        RulesConfig {
+            sid_base: crate::export::ids_rules::DEFAULT_SID_BASE,
+        }
+    }
 }
 
 /// `[server]`: listeners, limits and timeouts.
@@ -500,6 +520,7 @@ impl Default for Config {
             demo: DemoConfig::default(),
             inbox: InboxConfig::default(),
             feeds: Vec::new(),
+            rules: RulesConfig::default(),
         }
     }
 }
@@ -764,6 +785,18 @@ impl Config {
                 "max_queued_verifications must be at most 100000".into(),
             );
         }
+        let sid_base = self.rules.sid_base;
+        if !(1..=crate::export::ids_rules::MAX_SID_BASE).contains(&sid_base) {
+            err(
+                "rules",
+                "sid_base",
+                format!(
+                    "sid_base must be between 1 and {} (the rules use sid_base to sid_base + {})",
+                    crate::export::ids_rules::MAX_SID_BASE,
+                    crate::export::ids_rules::SID_SPAN - 1
+                ),
+            );
+        }
         let ib = &self.inbox;
         for (name, v, max) in [
             ("settle_secs", ib.settle_secs, 86_400),
@@ -1015,6 +1048,12 @@ source = "inbox"
 max_file_mib = 2048
 # Days drops and their reports stay in processed/ (0: forever). failed/ is never pruned.
 keep_days = 30
+
+[rules]
+# Suricata/Snort rule exports (GET /api/v1/rules/suricata|snort, iocd export --format suricata|snort).
+# Rules get sids sid_base to sid_base + 99999999, stable per IOC; the default range is clear of
+# the Talos (below 1000000, local rules from 1000000) and Emerging Threats (2000000-2999999) sids.
+sid_base = 1000000000
 
 # Feeds pulled by `iocd serve` on a schedule (none by default). One [[feeds]] table per feed;
 # name, url and format are required, the other keys show their defaults. See `iocd feeds status`.

@@ -82,6 +82,9 @@ fn exports_every_format_to_a_file_without_a_cap() {
                 assert_eq!(v["Event"]["Attribute"].as_array().unwrap().len(), 2503);
             }
             Format::OpenIoc => assert_eq!(text.matches("<IndicatorItem ").count(), 2503),
+            Format::Sigma | Format::Suricata | Format::Snort => {
+                unreachable!("not in Format::ALL")
+            }
         }
     }
     // Only the finished files: no temporary file left behind.

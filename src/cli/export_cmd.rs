@@ -29,7 +29,8 @@ use std::path::{Path, PathBuf};
 /// request (serde).
 #[derive(clap::Args, Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ExportArgs {
-    /// Output format: json, csv, stix, misp, cef or openioc.
+    /// Output format: json, csv, stix, misp, cef, openioc, or the detection
+    /// rules sigma, suricata, snort (sids from `[rules] sid_base`).
     #[arg(long, short, default_value = "json")]
     pub format: Format,
     /// Only this IOC type (ipv4, ipv6, domain, url, md5, sha1, sha256,
@@ -195,6 +196,8 @@ pub fn write_body(
     opts.misp.info_prefix = format!("{} IOCs", cfg.server.identity_name);
     opts.openioc.author = cfg.server.identity_name.clone();
     opts.openioc.short_description = format!("{} IOCs", cfg.server.identity_name);
+    opts.sigma.author = cfg.server.identity_name.clone();
+    opts.ids.sid_base = cfg.rules.sid_base;
 
     // The writers take plain indicators; a store error ends the stream and
     // fails the write.

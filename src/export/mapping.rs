@@ -93,6 +93,22 @@ pub struct TypeMapping {
     /// The Sigma log source and field that see this kind of value (`None`:
     /// no standard log source, so no rule).
     pub sigma: Option<SigmaTarget>,
+    /// What Suricata/Snort rules match for this type ([`super::ids_rules`]);
+    /// `None`: no network rule (hashes, email, CVE, ATT&CK ids).
+    pub ids: Option<IdsKind>,
+}
+
+/// The network traffic an IDS rule matches for a type
+/// ([`super::ids_rules`]: Suricata and Snort exports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdsKind {
+    /// Any IP packet to or from the address (two rules).
+    Ip,
+    /// DNS query, TLS SNI and HTTP Host of the domain or its subdomains
+    /// (three rules).
+    Domain,
+    /// HTTP request with the URL's Host and URI (one rule).
+    Url,
 }
 
 /// A Sigma rule target (Sigma taxonomy: log source category and field).
@@ -284,6 +300,7 @@ pub const TABLE: [TypeMapping; 11] = [
             "",
             "Network Connections to Malicious IP Addresses",
         ),
+        ids: Some(IdsKind::Ip),
     },
     TypeMapping {
         ioc_type: IocType::Ipv6,
@@ -302,6 +319,7 @@ pub const TABLE: [TypeMapping; 11] = [
             "",
             "Network Connections to Malicious IP Addresses",
         ),
+        ids: Some(IdsKind::Ip),
     },
     TypeMapping {
         ioc_type: IocType::Domain,
@@ -320,6 +338,7 @@ pub const TABLE: [TypeMapping; 11] = [
             "",
             "DNS Queries for Malicious Domains",
         ),
+        ids: Some(IdsKind::Domain),
     },
     TypeMapping {
         ioc_type: IocType::Url,
@@ -332,6 +351,7 @@ pub const TABLE: [TypeMapping; 11] = [
         cef_signature: "ioc:url",
         hunt: HUNT_URL,
         sigma: sigma("proxy", None, "c-uri", "", "Requests to Malicious URLs"),
+        ids: Some(IdsKind::Url),
     },
     TypeMapping {
         ioc_type: IocType::Md5,
@@ -350,6 +370,7 @@ pub const TABLE: [TypeMapping; 11] = [
             "MD5=",
             "Execution of Malicious Files by Hash",
         ),
+        ids: None,
     },
     TypeMapping {
         ioc_type: IocType::Sha1,
@@ -368,6 +389,7 @@ pub const TABLE: [TypeMapping; 11] = [
             "SHA1=",
             "Execution of Malicious Files by Hash",
         ),
+        ids: None,
     },
     TypeMapping {
         ioc_type: IocType::Sha256,
@@ -386,6 +408,7 @@ pub const TABLE: [TypeMapping; 11] = [
             "SHA256=",
             "Execution of Malicious Files by Hash",
         ),
+        ids: None,
     },
     TypeMapping {
         ioc_type: IocType::Sha512,
@@ -398,6 +421,7 @@ pub const TABLE: [TypeMapping; 11] = [
         cef_signature: "ioc:sha512",
         hunt: HUNT_SHA512,
         sigma: None,
+        ids: None,
     },
     TypeMapping {
         ioc_type: IocType::Email,
@@ -410,6 +434,7 @@ pub const TABLE: [TypeMapping; 11] = [
         cef_signature: "ioc:email",
         hunt: HUNT_EMAIL,
         sigma: None,
+        ids: None,
     },
     TypeMapping {
         ioc_type: IocType::Cve,
@@ -427,6 +452,7 @@ pub const TABLE: [TypeMapping; 11] = [
         cef_signature: "ioc:cve",
         hunt: HUNT_CVE,
         sigma: None,
+        ids: None,
     },
     TypeMapping {
         ioc_type: IocType::MitreAttack,
@@ -439,6 +465,7 @@ pub const TABLE: [TypeMapping; 11] = [
         cef_signature: "ioc:mitre_attack",
         hunt: HUNT_ATTACK,
         sigma: None,
+        ids: None,
     },
 ];
 

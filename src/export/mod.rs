@@ -24,16 +24,22 @@
 //! | OpenIOC | [`openioc`] | OpenIOC 1.1 schema and `current.iocterms` |
 //! | JSON listing | [`json`] | the API's IOC record |
 //! | CSV listing | [`csv`] | RFC 4180 + formula-injection guard |
+//! | Sigma rules | [`sigma`] | Sigma rules specification 2.x |
+//! | Suricata rules | [`suricata`] (shared: [`ids_rules`]) | Suricata 5+ rule syntax |
+//! | Snort rules | [`snort`] (shared: [`ids_rules`]) | Snort 2.9 rule syntax |
 
 pub mod cef;
 pub mod csv;
 pub mod hunting;
+pub mod ids_rules;
 pub mod json;
 pub mod mapping;
 pub mod misp;
 pub mod openioc;
 pub mod sigma;
+pub mod snort;
 pub mod stix;
+pub mod suricata;
 
 pub use cef::{write_cef, CefOptions};
 pub use csv::{write_csv, CsvOptions};
@@ -60,10 +66,17 @@ pub enum Format {
     Misp,
     Cef,
     OpenIoc,
+    /// Sigma rules (CLI only; the API serves them at `/api/v1/rules/sigma`).
+    Sigma,
+    /// Suricata 5+ rules (`/api/v1/rules/suricata`).
+    Suricata,
+    /// Snort 2.9 rules (`/api/v1/rules/snort`).
+    Snort,
 }
 
 impl Format {
-    /// Every format.
+    /// Every IOC-listing format (the detection-rule formats, [`Format::RULES`],
+    /// are not in it).
     pub const ALL: [Format; 6] = [
         Format::Json,
         Format::Csv,
@@ -73,7 +86,11 @@ impl Format {
         Format::OpenIoc,
     ];
 
-    /// `json`, `csv`, `stix`, `misp`, `cef`, `openioc`.
+    /// The detection-rule formats: Sigma, Suricata, Snort.
+    pub const RULES: [Format; 3] = [Format::Sigma, Format::Suricata, Format::Snort];
+
+    /// `json`, `csv`, `stix`, `misp`, `cef`, `openioc`, `sigma`, `suricata`,
+    /// `snort`.
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Json => "json",
@@ -82,6 +99,9 @@ impl Format {
             Format::Misp => "misp",
             Format::Cef => "cef",
             Format::OpenIoc => "openioc",
+            Format::Sigma => "sigma",
+            Format::Suricata => "suricata",
+            Format::Snort => "snort",
         }
     }
 
@@ -93,6 +113,8 @@ impl Format {
             Format::Stix => stix::CONTENT_TYPE,
             Format::Cef => "text/plain; charset=utf-8",
             Format::OpenIoc => "application/xml",
+            Format::Sigma => sigma::CONTENT_TYPE,
+            Format::Suricata | Format::Snort => ids_rules::CONTENT_TYPE,
         }
     }
 
@@ -105,6 +127,9 @@ impl Format {
             Format::Misp => "misp.json",
             Format::Cef => "cef",
             Format::OpenIoc => "ioc",
+            Format::Sigma => "sigma.yml",
+            Format::Suricata => "suricata.rules",
+            Format::Snort => "snort.rules",
         }
     }
 }
@@ -125,8 +150,11 @@ impl FromStr for Format {
             "misp" => Ok(Format::Misp),
             "cef" => Ok(Format::Cef),
             "openioc" | "ioc" => Ok(Format::OpenIoc),
+            "sigma" => Ok(Format::Sigma),
+            "suricata" => Ok(Format::Suricata),
+            "snort" => Ok(Format::Snort),
             other => Err(format!(
-                "unknown export format '{other}' (expected json, csv, stix, misp, cef or openioc)"
+                "unknown export format '{other}' (expected json, csv, stix, misp, cef, openioc, sigma, suricata or snort)"
             )),
         }
     }
@@ -142,6 +170,9 @@ pub struct ExportOptions {
     pub misp: MispOptions,
     pub cef: CefOptions,
     pub openioc: OpenIocOptions,
+    pub sigma: sigma::SigmaOptions,
+    /// Suricata and Snort.
+    pub ids: ids_rules::IdsOptions,
 }
 
 impl ExportOptions {
@@ -170,6 +201,9 @@ where
         Format::Misp => write_misp(w, items, &opts.misp),
         Format::Cef => write_cef(w, items, &opts.cef),
         Format::OpenIoc => write_openioc(w, items, &opts.openioc),
+        Format::Sigma => sigma::write_sigma(w, items, &opts.sigma),
+        Format::Suricata => suricata::write_suricata(w, items, &opts.ids),
+        Format::Snort => snort::write_snort(w, items, &opts.ids),
     }
 }
 

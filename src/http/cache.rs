@@ -196,6 +196,8 @@ pub fn cacheable(h: Handler) -> bool {
             | Handler::Cef
             | Handler::OpenIoc
             | Handler::Sigma
+            | Handler::Suricata
+            | Handler::Snort
             | Handler::Stats
     )
 }

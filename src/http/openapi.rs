@@ -118,6 +118,23 @@ fn operation(h: Handler) -> (String, String, Vec<Value>, Value) {
                 ok_ct("Sigma rules", "application/yaml"),
             )
         }
+        Handler::Suricata | Handler::Snort => {
+            let (name, syntax) = if matches!(h, Handler::Suricata) {
+                ("Suricata", "Suricata 5+ rules: dns.query, tls.sni, http.host, http.uri sticky buffers")
+            } else {
+                ("Snort", "Snort 2.9 rules: DNS wire-format name, TLS SNI entry, Host header and http_uri contents")
+            };
+            (
+                format!("{syntax}, one per line, for the IPs (both directions), domains (DNS, TLS, HTTP) and URLs of the selected IOCs; other types get no rule. sid = [rules] sid_base + hash(IOC id, rule variant) mod 100000000, stable across exports; rev = minutes from 2020-01-01 to the IOC's last change; metadata confidence, tlp, first_seen, last_seen, ioc_id. type accepts ipv4, ipv6, domain, url."),
+                "Detection Rules".into(),
+                {
+                    let mut p = full.clone();
+                    p[0] = q("type", "Filter by IOC type (only types that get rules).", json!({"type": "string", "enum": crate::export::ids_rules::rule_types().iter().map(|t| t.as_str()).collect::<Vec<_>>()}));
+                    p
+                },
+                ok_ct(&format!("{name} rules"), "text/plain; charset=utf-8"),
+            )
+        }
         Handler::Stats => ("IOC statistics".into(), "Statistics".into(), vec![], ok_json("Totals by type")),
         Handler::Lookup => (
             "Look up one IOC (type auto-detected)".into(),

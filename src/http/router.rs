@@ -19,6 +19,8 @@ pub enum Handler {
     Cef,
     OpenIoc,
     Sigma,
+    Suricata,
+    Snort,
     Stats,
     Lookup,
     ListKeys,
@@ -104,6 +106,18 @@ pub const ROUTES: &[Route] = &[
         "/api/v1/rules/sigma",
         Some("read:rules"),
         Handler::Sigma,
+    ),
+    r(
+        Method::GET,
+        "/api/v1/rules/suricata",
+        Some("read:rules"),
+        Handler::Suricata,
+    ),
+    r(
+        Method::GET,
+        "/api/v1/rules/snort",
+        Some("read:rules"),
+        Handler::Snort,
     ),
     r(
         Method::GET,

@@ -151,3 +151,24 @@ pub async fn sigma(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     }
     Ok(r)
 }
+
+/// `GET /api/v1/rules/suricata` and `/api/v1/rules/snort` (`read:rules`):
+/// one rule per line for the IOCs of one listing page (`type` limited to
+/// ipv4, ipv6, domain, url; `since`, `limit`, `min_confidence`, `source`,
+/// `tag`, `cursor`, `include_expired` as the listing), sids from
+/// `[rules] sid_base` (README, "Suricata and Snort rules").
+pub async fn ids_rules(ctx: &Ctx<'_>, format: Format) -> Result<Response<Body>, ApiError> {
+    let q = listing_query(ctx, Some(&export::ids_rules::rule_types()))?;
+    let opts = export::ids_rules::IdsOptions {
+        sid_base: ctx.state.config().rules.sid_base,
+    };
+    let (out, next) = render_page(ctx, q, move |items, _, out| {
+        match format {
+            Format::Snort => export::snort::write_snort(out, items, &opts),
+            _ => export::suricata::write_suricata(out, items, &opts),
+        }
+        .map(|_| ())
+    })
+    .await?;
+    Ok(respond(format, out, next))
+}

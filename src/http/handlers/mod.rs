@@ -156,6 +156,8 @@ pub async fn dispatch(
         Handler::Cef => exports::cef(ctx).await,
         Handler::OpenIoc => exports::openioc(ctx).await,
         Handler::Sigma => exports::sigma(ctx).await,
+        Handler::Suricata => exports::ids_rules(ctx, crate::export::Format::Suricata).await,
+        Handler::Snort => exports::ids_rules(ctx, crate::export::Format::Snort).await,
         Handler::ListKeys => keys::list(ctx).await,
         Handler::CreateKey => keys::create(ctx, body).await,
         Handler::RevokeKey => keys::revoke(ctx).await,
