@@ -23,12 +23,16 @@
 //! export order, which is the store's time order) retries with `#1`, `#2`,
 //! ... until a free sid is found: deterministic for the same data.
 //!
-//! **rev**: the IOC's `modified` time in whole minutes since
+//! **rev**: the IOC's `modified` time in whole seconds since
 //! 2020-01-01T00:00:00Z (at least 1). It is equal in two exports of
-//! unchanged data and grows with every change the store records (a new
-//! confidence, TLP, source, or a later `last_seen`: all of them are in the
-//! rule's `metadata`), as long as changes are at least a minute apart; a
-//! clock set back can lower it. The u32 lasts until the year 10186.
+//! unchanged data and grows with every content change the store records
+//! (a new confidence, TLP, source, tag, first_seen), with a revival of an
+//! expired IOC and with a `last_seen` moved by half its lifetime
+//! (docs/store.md, "Expiry is computed, not stored"); a re-sighting that
+//! only moves `last_seen` a little is patched in place and keeps the rev
+//! (the `last_seen` in `metadata` still shows it). Changes less than a
+//! second apart share a rev; a clock set back can lower it. The u32 lasts
+//! until 2156.
 
 use super::mapping::{self, mapping, IdsKind};
 use crate::ioc::Indicator;
@@ -251,16 +255,17 @@ impl SidAllocator {
     }
 }
 
-/// The rule revision of an IOC: minutes from 2020-01-01T00:00:00Z to its
-/// `modified` time, at least 1 (see the module docs).
+/// The rule revision of an IOC: seconds from 2020-01-01T00:00:00Z to its
+/// `modified` time (the time of its last change, see docs/store.md), at
+/// least 1; fits Suricata's and Snort's 32-bit `rev` until 2156.
 pub fn rev(i: &Indicator) -> u32 {
     rev_at(i.modified)
 }
 
 fn rev_at(t: DateTime<Utc>) -> u32 {
     let epoch = Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).single();
-    let mins = epoch.map_or(0, |e| (t - e).num_minutes());
-    mins.clamp(1, i64::from(u32::MAX)) as u32
+    let secs = epoch.map_or(0, |e| (t - e).num_seconds());
+    secs.clamp(1, i64::from(u32::MAX)) as u32
 }
 
 /// `msg`: `iocd <type> <value> (<source>) <variant>`, sanitized, at most
@@ -349,8 +354,9 @@ where
             line.clear();
             let _ = write!(
                 line,
-                "{header} (msg:\"{}\"; {options}{} classtype:trojan-activity; sid:{sid}; rev:{}; {})",
+                "{header} (msg:\"{}\";{}{options}{} classtype:trojan-activity; sid:{sid}; rev:{}; {})",
                 msg(i, &d),
+                if options.is_empty() { "" } else { " " },
                 references(i),
                 rev(i),
                 metadata(i)
@@ -434,7 +440,7 @@ pub(crate) mod tests {
         let mut b = a.clone();
         assert_eq!(rev(&a), rev(&b));
         b.modified = t("2026-05-01T10:05:00Z");
-        assert_eq!(rev(&b), rev(&a) + 5);
+        assert_eq!(rev(&b), rev(&a) + 5 * 60);
         assert_eq!(rev_at(t("2019-01-01T00:00:00Z")), 1);
     }
 
