@@ -25,20 +25,6 @@ bin=$PWD/target/release/iocd
 bench_server "$work" "$n" 0.2
 echo "store: $n generated IOCs (20% duplicates); wrk -t2 -c16 -d${dur}s over HTTPS on loopback, 2 cores shared with the server"
 printf '%-34s %12s %10s %10s\n' endpoint "requests/s" "p50" "p99"
-bench() {
-  local path=$1 label=${2:-$1}
-  shift 2 || shift
-  local out
-  # Warm up first (page cache, sled cache, TLS sessions), then measure.
-  wrk -t2 -c16 -d2s -H "Authorization: Bearer $key" "$@" "$base$path" >/dev/null
-  out=$(wrk -t2 -c16 -d"${dur}s" --latency -H "Authorization: Bearer $key" "$@" "$base$path")
-  local rps p50 p99
-  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-  p50=$(echo "$out" | awk '$1=="50%" {print $2}')
-  p99=$(echo "$out" | awk '$1=="99%" {print $2}')
-  printf '%-34s %12s %10s %10s\n' "$label" "$rps" "$p50" "$p99"
-  if echo "$out" | grep -q 'Non-2xx'; then echo "  WARNING: $(echo "$out" | grep 'Non-2xx')"; fi
-}
 bench /api/v1/health
 bench "/api/v1/iocs?limit=100"
 bench "/api/v1/iocs?limit=100" "/api/v1/iocs?limit=100 (gzip)" -H "Accept-Encoding: gzip"

@@ -26,3 +26,21 @@ TOML
   base="https://127.0.0.1:$port"
   for _ in $(seq 100); do curl -sk "$base/api/v1/health" >/dev/null && break; sleep 0.2; done
 }
+
+# bench PATH [LABEL] [WRK_ARGS...]: wrk -t2 -c${conns:-16} against $base$PATH with the
+# bench key (2 s warm-up, then $dur seconds); prints one row: label,
+# requests/s, p50, p99. Needs `base`, `key`, `dur`.
+bench() {
+  local path=$1 label=${2:-$1}
+  shift 2 || shift
+  local out
+  # Warm up first (page cache, sled cache, TLS sessions), then measure.
+  wrk -t2 -c"${conns:-16}" -d2s -H "Authorization: Bearer $key" "$@" "$base$path" >/dev/null
+  out=$(wrk -t2 -c"${conns:-16}" -d"${dur}s" --latency -H "Authorization: Bearer $key" "$@" "$base$path")
+  local rps p50 p99
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p50=$(echo "$out" | awk '$1=="50%" {print $2}')
+  p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+  printf '%-34s %12s %10s %10s\n' "$label" "$rps" "$p50" "$p99"
+  if echo "$out" | grep -q 'Non-2xx'; then echo "  WARNING: $(echo "$out" | grep 'Non-2xx')"; fi
+}
