@@ -13,15 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000000}
 dur=${2:-10}
-command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 1; }
-work=$(mktemp -d)
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-cargo build --release --quiet
-bin=$PWD/target/release/iocd
 # shellcheck source=benches/lib.sh
 . benches/lib.sh
+wrk_setup
 bench_server "$work" "$n" 0.2
 echo "store: $n generated IOCs (20% duplicates); wrk -t2 -c16 -d${dur}s over HTTPS on loopback, 2 cores shared with the server"
 printf '%-34s %12s %10s %10s\n' endpoint "requests/s" "p50" "p99"

@@ -1,5 +1,17 @@
 # Shared setup of the HTTP benchmarks (sourced, not run).
 #
+# wrk_setup: the prologue of the wrk benchmarks: checks wrk is installed,
+# builds the release binary, and sets `bin`, `work` (a temporary directory
+# removed at exit, after stopping the server `pid` if one runs).
+wrk_setup() {
+  command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 1; }
+  work=$(mktemp -d)
+  pid=
+  trap 'if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; fi; wait 2>/dev/null; rm -rf "$work"' EXIT
+  cargo build --release --quiet
+  bin=$PWD/target/release/iocd
+}
+
 # bench_server DIR N DUP [GEN_ARGS]: generates N IOCs (DUP share of
 # duplicates) into DIR, initializes a data directory there with a `bench`
 # tier that never rate-limits, imports the IOCs, creates a key and starts
