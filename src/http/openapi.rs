@@ -125,7 +125,7 @@ fn operation(h: Handler) -> (String, String, Vec<Value>, Value) {
                 ("Snort", "Snort 2.9 rules: DNS wire-format name, TLS SNI entry, Host header and http_uri contents")
             };
             (
-                format!("{syntax}, one per line, for the IPs (both directions), domains (DNS, TLS, HTTP) and URLs of the selected IOCs; other types get no rule. sid = [rules] sid_base + hash(IOC id, rule variant) mod 100000000, stable across exports; rev = minutes from 2020-01-01 to the IOC's last change; metadata confidence, tlp, first_seen, last_seen, ioc_id. type accepts ipv4, ipv6, domain, url."),
+                format!("{syntax}, one per line, for the IPs (both directions), domains (DNS, TLS, HTTP) and URLs of the selected IOCs; other types get no rule. sid = [rules] sid_base + hash(IOC id, rule variant) mod 100000000, stable across exports; rev = seconds from 2020-01-01 to the IOC's last change; metadata confidence, tlp, first_seen, last_seen, ioc_id. type accepts ipv4, ipv6, domain, url."),
                 "Detection Rules".into(),
                 {
                     let mut p = full.clone();
@@ -141,6 +141,15 @@ fn operation(h: Handler) -> (String, String, Vec<Value>, Value) {
             "Lookup".into(),
             vec![q("value", "The IOC (defanged forms accepted).", json!({"type": "string"})), q("type", "Force a type.", types(true))],
             ok_json("Whether iocd knows it, and its record; expired (true once now >= last_seen + lifetime of its type; expired IOCs are always answered) and expires_at (null when its type never expires); both null when no record is shown (outside the tier's lookback window: found and outside_lookback true, no record)"),
+        ),
+        Handler::BulkLookup => (
+            format!("Look up to {} values at once (SIEM enrichment). Body: a JSON array of strings (or {{\"value\", \"type\"}} objects), {{\"values\": [...], \"type\", \"hunting_queries\"}}, or text/plain with one value per line. Costs ceil(values / {}) rate-limit tokens (429 with nothing looked up when fewer are left).", crate::http::handlers::MAX_BULK_VALUES, crate::http::handlers::VALUES_PER_TOKEN),
+            "Lookup".into(),
+            vec![
+                q("type", "Default type hint for values without one.", types(true)),
+                q("hunting_queries", "Add each item's hunting queries.", json!({"type": "boolean", "default": false})),
+            ],
+            ok_json("{\"count\", \"found\", \"invalid\", \"cost\", \"results\": [...]}: one result per value in order, each the GET lookup answer, or {\"query\", \"found\": false, \"error\": {\"code\": \"invalid_value\", \"message\"}}"),
         ),
         Handler::ListKeys => ("List API keys".into(), "API Keys".into(), vec![], ok_json("Key records (never secrets)")),
         Handler::CreateKey => ("Create an API key: {\"name\", \"tier\", \"scopes\"}".into(), "API Keys".into(), vec![], json!({"201": {"description": "The key (shown once) and its record"}})),
@@ -158,6 +167,44 @@ fn operation(h: Handler) -> (String, String, Vec<Value>, Value) {
             ok_json("{\"interval\": \"hour\"|\"day\", \"since\", \"until\", \"type\": string|null, \"buckets\": [{\"start\": date-time, \"total\": n, \"by_type\": {type: n}}]}, every bucket (zeros included), at most 10000 (400 invalid_parameter beyond)"),
         ),
         Handler::Metrics => ("Prometheus metrics (text format 0.0.4): requests by route and status, latency histogram, IOCs by type, store size, rate-limit rejections".into(), "Meta".into(), vec![], ok_ct("Prometheus text exposition", "text/plain; version=0.0.4")),
+    }
+}
+
+/// The request body of the v1 routes that take one.
+fn request_body(h: Handler) -> Option<Value> {
+    let text = json!({"type": "string", "description": "One value per line; blank lines and # comments skipped."});
+    match h {
+        Handler::PostIocs => Some(json!({"required": true, "content": {
+            "application/json": {"schema": {"oneOf": [
+                {"type": "array", "items": {"oneOf": [{"type": "string"}, {"type": "object", "required": ["value"], "properties": {"value": {"type": "string"}}}]}},
+                {"type": "object", "required": ["iocs"], "properties": {"iocs": {"type": "array"}}}
+            ]}},
+            "text/plain": {"schema": text},
+        }})),
+        Handler::BulkLookup => {
+            let item = json!({"oneOf": [
+                {"type": "string"},
+                {"type": "object", "required": ["value"], "properties": {"value": {"type": "string"}, "type": types(true)}}
+            ]});
+            let max = crate::http::handlers::MAX_BULK_VALUES;
+            Some(json!({"required": true, "content": {
+                "application/json": {"schema": {"oneOf": [
+                    {"type": "array", "minItems": 1, "maxItems": max, "items": item},
+                    {"type": "object", "required": ["values"], "properties": {
+                        "values": {"type": "array", "minItems": 1, "maxItems": max, "items": item},
+                        "type": types(true),
+                        "hunting_queries": {"type": "boolean", "default": false}
+                    }}
+                ]}, "example": ["185.220.101[.]1", "hxxps://evil.example/x", "not an ioc"]},
+                "text/plain": {"schema": text},
+            }}))
+        }
+        Handler::CreateKey => Some(
+            json!({"required": true, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["name"], "properties": {"name": {"type": "string"}, "tier": {"type": "string", "default": "free"}, "scopes": {"type": "array", "items": {"type": "string"}}, "source_name": {"type": "string"}}
+            }}}}),
+        ),
+        _ => None,
     }
 }
 
@@ -283,6 +330,9 @@ pub fn document() -> Value {
                 op["x-required-scope"] = json!(s);
             }
             None => op["security"] = json!([]),
+        }
+        if let Some(body) = request_body(r.handler) {
+            op["requestBody"] = body;
         }
         let entry = paths
             .entry(r.pattern.to_string())
