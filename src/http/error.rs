@@ -18,6 +18,9 @@ pub struct ApiError {
     pub details: Value,
     /// Extra response headers (Retry-After, Allow, rate-limit headers).
     pub headers: Vec<(&'static str, String)>,
+    /// The rate decision to report in the `X-RateLimit-*` headers instead
+    /// of the one taken at admission (a handler that charged more tokens).
+    pub rate: Option<Box<super::ratelimit::Decision>>,
 }
 
 impl ApiError {
@@ -29,6 +32,7 @@ impl ApiError {
             message: message.into(),
             details: json!({}),
             headers: Vec::new(),
+            rate: None,
         }
     }
 
@@ -165,6 +169,9 @@ impl ApiError {
             if let Ok(v) = HeaderValue::from_str(&v) {
                 h.insert(k, v);
             }
+        }
+        if let Some(d) = self.rate {
+            r.extensions_mut().insert(*d);
         }
         r
     }

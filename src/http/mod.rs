@@ -206,20 +206,7 @@ pub(crate) async fn gate_any(
         Instant::now(),
     );
     if !d.allowed {
-        let reset_at = chrono::DateTime::from_timestamp(d.reset as i64, 0)
-            .unwrap_or_default()
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let mut details = json!({"limit": d.window_limit, "window": d.window, "reset_at": reset_at, "tier": p.tier});
-        if !state.config().server.upgrade_url.is_empty() {
-            details["upgrade_url"] = json!(state.config().server.upgrade_url);
-        }
-        let e = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limit_exceeded",
-            "Rate limit exceeded. Please wait before making more requests.",
-        )
-        .with_details(details)
-        .with_header("retry-after", d.retry_after.to_string());
+        let e = rate_limited(state, &p, &d);
         return Err((e, Some(d)));
     }
     if !scopes.iter().any(|s| crate::apikeys::grants(&p.scopes, s)) {
@@ -242,6 +229,27 @@ pub(crate) async fn gate_any(
         return Err((e, Some(d)));
     }
     Ok((p, d))
+}
+
+/// 429 `rate_limit_exceeded` for a denied decision: `Retry-After`, and
+/// details `limit`, `window` (`minute`|`day`), `reset_at`, `tier` (and
+/// `upgrade_url` when configured).
+pub(crate) fn rate_limited(state: &AppState, p: &Principal, d: &Decision) -> ApiError {
+    let reset_at = chrono::DateTime::from_timestamp(d.reset as i64, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut details =
+        json!({"limit": d.window_limit, "window": d.window, "reset_at": reset_at, "tier": p.tier});
+    if !state.config().server.upgrade_url.is_empty() {
+        details["upgrade_url"] = json!(state.config().server.upgrade_url);
+    }
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limit_exceeded",
+        "Rate limit exceeded. Please wait before making more requests.",
+    )
+    .with_details(details)
+    .with_header("retry-after", d.retry_after.to_string())
 }
 
 /// Serves one request: route, gate, handler, headers, log line. Never
@@ -354,7 +362,10 @@ fn finish(
     peer: SocketAddr,
     t0: Instant,
 ) -> Response<Body> {
-    if let Some(d) = decision {
+    // A handler that charged more than the admission token reports its
+    // own, later decision (a response extension).
+    let later = resp.extensions_mut().remove::<Decision>();
+    if let Some(d) = later.as_ref().or(decision) {
         set_rate_headers(&mut resp, d);
     }
     if let Ok(v) = HeaderValue::from_str(rid) {

@@ -193,6 +193,75 @@ impl Limiter {
         }
     }
 
+    /// Charges `extra` more tokens to a key that [`Limiter::check`] has
+    /// just admitted (a request that costs more than one, e.g. a bulk
+    /// lookup), all or nothing from both buckets. `extra` is capped so the
+    /// whole request (1 + extra) fits in each bucket's capacity: a request
+    /// can always pass once the buckets are full. The answer is the
+    /// decision to report in the rate-limit headers: allowed with the
+    /// tokens left, or denied (nothing taken) with when `extra` tokens will
+    /// be there.
+    pub fn charge_extra(
+        &self,
+        key_id: &str,
+        extra: u32,
+        per_minute: u32,
+        per_day: u32,
+        now: Instant,
+    ) -> Decision {
+        let mut m = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        let unix = unix_now();
+        let Some((minute, day)) = m.get_mut(key_id) else {
+            // Not admitted by `check` (cannot happen on the request path):
+            // nothing to charge against.
+            return Decision {
+                allowed: true,
+                limit: per_minute,
+                remaining: per_minute,
+                reset: unix,
+                retry_after: 0,
+                window: "minute",
+                window_limit: per_minute,
+            };
+        };
+        minute.refill(now);
+        day.refill(now);
+        let need_m = f64::from(extra).min((minute.capacity - 1.0).max(0.0));
+        let need_d = f64::from(extra).min((day.capacity - 1.0).max(0.0));
+        if minute.tokens >= need_m && day.tokens >= need_d {
+            minute.tokens -= need_m;
+            day.tokens -= need_d;
+            return Decision {
+                allowed: true,
+                limit: per_minute,
+                remaining: minute.remaining(),
+                reset: unix + minute.secs_to_full().ceil() as u64,
+                retry_after: 0,
+                window: "minute",
+                window_limit: per_minute,
+            };
+        }
+        let (wait, window, wl) = if day.tokens < need_d {
+            ((need_d - day.tokens) / day.per_sec, "day", per_day)
+        } else {
+            (
+                (need_m - minute.tokens) / minute.per_sec,
+                "minute",
+                per_minute,
+            )
+        };
+        let retry = wait.ceil().max(1.0) as u64;
+        Decision {
+            allowed: false,
+            limit: per_minute,
+            remaining: minute.remaining(),
+            reset: unix + retry,
+            retry_after: retry,
+            window,
+            window_limit: wl,
+        }
+    }
+
     /// Reserves one failed-attempt token of `ip` (budget `per_minute`)
     /// before its key is verified; `false` when none is left (answer 429
     /// with [`Limiter::auth_retry_after`]). Charging first means concurrent
@@ -322,6 +391,30 @@ mod tests {
         assert_eq!(d.window, "minute");
         assert_eq!(d.retry_after, 20); // 60 s / 3 tokens
         let d = l.check("k", 3, 100, t0 + Duration::from_secs(20));
+        assert!(d.allowed);
+        assert_eq!(d.remaining, 0);
+    }
+
+    #[test]
+    fn charge_extra_is_all_or_nothing_and_capped_at_capacity() {
+        let l = Limiter::default();
+        let t0 = Instant::now();
+        // 10 per minute: admitted (9 left), 4 more (5 left).
+        assert!(l.check("k", 10, 1000, t0).allowed);
+        let d = l.charge_extra("k", 4, 10, 1000, t0);
+        assert!(d.allowed);
+        assert_eq!(d.remaining, 5);
+        // 6 more do not fit: nothing taken, wait for one token (6 s).
+        assert!(l.check("k", 10, 1000, t0).allowed);
+        let d = l.charge_extra("k", 5, 10, 1000, t0);
+        assert!(!d.allowed);
+        assert_eq!((d.remaining, d.retry_after, d.window), (4, 6, "minute"));
+        assert_eq!(l.charge_extra("k", 4, 10, 1000, t0).remaining, 0);
+        // A cost beyond the capacity is capped: after a full refill a
+        // request of 1 + 50 passes and empties the bucket.
+        let t1 = t0 + Duration::from_secs(60);
+        assert!(l.check("k", 10, 1000, t1).allowed);
+        let d = l.charge_extra("k", 50, 10, 1000, t1);
         assert!(d.allowed);
         assert_eq!(d.remaining, 0);
     }

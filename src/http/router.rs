@@ -23,6 +23,7 @@ pub enum Handler {
     Snort,
     Stats,
     Lookup,
+    BulkLookup,
     ListKeys,
     CreateKey,
     RevokeKey,
@@ -148,6 +149,12 @@ pub const ROUTES: &[Route] = &[
         "/api/v1/lookup",
         Some("read:iocs"),
         Handler::Lookup,
+    ),
+    r(
+        Method::POST,
+        "/api/v1/lookup",
+        Some("read:iocs"),
+        Handler::BulkLookup,
     ),
     r(
         Method::GET,

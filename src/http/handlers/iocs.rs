@@ -1,11 +1,11 @@
 //! `/api/v1/iocs`: listing (JSON, CSV), one IOC, ingest, false-positive
-//! deletion, and `/api/v1/lookup`.
+//! deletion.
 
 use super::{blocking, read_body, Ctx};
 use crate::export::json::IocRecord;
 use crate::http::error::ApiError;
 use crate::http::{bytes_response, json_response, Body};
-use crate::ioc::{detect, indicator_id, normalize, IocType, Observation, Source, Tlp};
+use crate::ioc::{normalize, IocType, Observation, Source, Tlp};
 use crate::store::{Cursor, Query};
 use hyper::body::Incoming;
 use hyper::{Response, StatusCode};
@@ -356,91 +356,4 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
             }
         }
     }
-}
-
-/// `GET /api/v1/lookup?value=X[&type=T]`: detects and normalizes the value
-/// (defanged forms accepted) and answers whether iocd knows it, with its
-/// record, reporting sources, a risk score, its ATT&CK techniques (names and
-/// tactics from the embedded table) and hunting queries for Splunk,
-/// Sentinel and Elastic — also for values iocd does not know.
-///
-/// A record last changed before the tier's lookback window is answered as
-/// `found: true, outside_lookback: true` with `ioc: null`, no sources, no
-/// risk and only the techniques the query itself names: the caller learns
-/// that the value is known, not what iocd knows of it.
-///
-/// Expired IOCs are always answered: `"expired"` is true once `now >=
-/// last_seen + lifetime(type)`, and `"expires_at"` is that time (`null`
-/// when the type never expires). Both are `null` when no record is shown
-/// (unknown, or outside the lookback).
-pub async fn lookup(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
-    let raw = ctx
-        .params
-        .text("value")
-        .ok_or_else(|| ApiError::invalid_parameter("value", "required: the IOC to look up"))?;
-    let hint = ctx.params.ioc_type("type", None)?;
-    let n = match hint {
-        Some(t) => normalize(&raw, Some(t)),
-        None => detect(&raw),
-    }
-    .map_err(|e| ApiError::invalid_parameter("value", e.to_string()))?;
-    let id = indicator_id(n.ioc_type, &n.value);
-    let store = ctx.state.store.clone();
-    let (rec, tomb) = blocking(move || Ok((store.get(&id)?, store.tombstone(&id)?))).await?;
-    // Outside the tier lookback, lookup stays "free-tier friendly": it says
-    // the value is known (`found`, `outside_lookback: true`) but returns
-    // nothing of the record (no details, sources, risk or techniques).
-    let outside = match &rec {
-        Some(i) => !ctx.within_lookback(i)?,
-        None => false,
-    };
-    let found = rec.is_some();
-    let rec = if outside { None } else { rec };
-    let (lifetimes, now) = (ctx.lifetimes(), chrono::Utc::now());
-    let expired = rec.as_ref().map(|i| lifetimes.is_expired(i, now));
-    let expires_at = rec
-        .as_ref()
-        .and_then(|i| lifetimes.expires_at(i))
-        .map(crate::export::mapping::Timestamp);
-    // Risk: the stored confidence, raised 5 points per extra reporting
-    // source (corroboration), capped at 100; levels as for confidence.
-    let risk = rec.as_ref().map(|i| {
-        let score = (u32::from(i.confidence) + 5 * (i.sources.len().saturating_sub(1) as u32)).min(100) as u8;
-        json!({"score": score, "level": crate::ioc::ConfidenceLevel::of(score).as_str(), "basis": "confidence plus 5 per corroborating source"})
-    });
-    let mut techniques: Vec<String> = rec
-        .as_ref()
-        .map(|i| i.techniques.clone())
-        .unwrap_or_default();
-    if n.ioc_type == IocType::MitreAttack {
-        techniques.push(n.value.clone());
-    }
-    let techniques: Vec<Value> = techniques
-        .iter()
-        .map(|t| match crate::ioc::attack::technique(t) {
-            Some(x) => json!({"id": t, "name": x.name, "tactics": x.tactics, "url": x.url}),
-            None => {
-                json!({"id": t, "name": null, "tactics": [], "url": crate::ioc::attack::url_for(t)})
-            }
-        })
-        .collect();
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({
-            "query": raw,
-            "type": n.ioc_type,
-            "value": n.value,
-            "reserved": n.reserved,
-            "found": found,
-            "outside_lookback": outside,
-            "deleted": tomb.is_some(),
-            "expired": expired,
-            "expires_at": expires_at,
-            "ioc": rec.as_ref().map(|i| IocRecord::new(i, None).with_expiry(i, &lifetimes, now)),
-            "sources": rec.as_ref().map(|i| i.sources.clone()).unwrap_or_default(),
-            "risk": risk,
-            "mitre_techniques": techniques,
-            "hunting_queries": crate::export::hunting::hunting_queries(n.ioc_type, &n.value),
-        }),
-    ))
 }

@@ -4,8 +4,10 @@
 mod exports;
 mod feeds;
 pub use keys::key_json;
+pub use lookup::{MAX_BULK_VALUES, VALUES_PER_TOKEN};
 mod iocs;
 mod keys;
+mod lookup;
 mod meta;
 pub mod metrics;
 mod timeline;
@@ -150,7 +152,8 @@ pub async fn dispatch(
         Handler::GetIoc => iocs::get(ctx).await,
         Handler::PostIocs => iocs::post(ctx, body).await,
         Handler::DeleteIoc => iocs::delete(ctx).await,
-        Handler::Lookup => iocs::lookup(ctx).await,
+        Handler::Lookup => lookup::lookup(ctx).await,
+        Handler::BulkLookup => lookup::bulk(ctx, body).await,
         Handler::Stix => exports::stix(ctx).await,
         Handler::Misp => exports::misp(ctx).await,
         Handler::Cef => exports::cef(ctx).await,
