@@ -47,6 +47,35 @@ pub struct Config {
     pub feeds: Vec<crate::feeds::FeedConfig>,
     /// `[rules]`: Suricata/Snort rule exports.
     pub rules: RulesConfig,
+    /// `[articles]`: IOC extraction from articles and reports.
+    pub articles: ArticlesConfig,
+}
+
+/// `[articles]`: IOC extraction from RSS/Atom items and report documents
+/// ([`crate::articles`], [`crate::ioc::extract`]).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ArticlesConfig {
+    /// Values never extracted: exact IOC values, or domains (a domain
+    /// also covers its subdomains and the hosts of URLs and emails on
+    /// them). Default: reference sites reports link to
+    /// ([`crate::articles::config::DEFAULT_ALLOW_LIST`]).
+    pub allow_list: Vec<String>,
+    /// Domains of the publishers whose reports are imported (their own
+    /// links are never IOCs), on top of each article's own link host.
+    pub publisher_domains: Vec<String>,
+}
+
+impl Default for ArticlesConfig {
+    fn default() -> Self {
+        ArticlesConfig {
+            allow_list: crate::articles::config::DEFAULT_ALLOW_LIST
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            publisher_domains: Vec::new(),
+        }
+    }
 }
 
 /// `[rules]`: the Suricata and Snort exports ([`crate::export::ids_rules`]).
@@ -521,6 +550,7 @@ impl Default for Config {
             inbox: InboxConfig::default(),
             feeds: Vec::new(),
             rules: RulesConfig::default(),
+            articles: ArticlesConfig::default(),
         }
     }
 }
@@ -1055,12 +1085,19 @@ keep_days = 30
 # the Talos (below 1000000, local rules from 1000000) and Emerging Threats (2000000-2999999) sids.
 sid_base = 1000000000
 
+[articles]
+# IOC extraction from RSS/Atom items and report documents (iocd import feed.xml report.html).
+# Values never extracted: IOC values, or domains (covering subdomains and URL/email hosts).
+allow_list = ["mitre.org", "nist.gov", "cisa.gov", "first.org", "github.com", "githubusercontent.com", "virustotal.com", "twitter.com", "x.com", "linkedin.com", "youtube.com", "facebook.com", "wikipedia.org", "w3.org", "oasis-open.org", "ietf.org", "learn.microsoft.com", "docs.microsoft.com", "msrc.microsoft.com", "schemas.microsoft.com", "misp-project.org"]
+# Domains of the publishers whose reports you import (never IOCs), besides each article's own link host.
+publisher_domains = []
+
 # Feeds pulled by `iocd serve` on a schedule (none by default). One [[feeds]] table per feed;
 # name, url and format are required, the other keys show their defaults. See `iocd feeds status`.
 # [[feeds]]
 # name = "lan-misp"                       # unique; the source name of the feed's IOCs
 # url = "https://misp.soc.lan/feeds/main" # http(s) URL, or a local file or directory
-# format = "misp_feed"                    # csv, text, misp, misp_feed, stix, taxii, openioc
+# format = "misp_feed"                    # csv, text, misp, misp_feed, stix, taxii, openioc, rss
 # interval = "1h"                         # 30s, 15m, 1h, 1d (at least 1s); 0-10% jitter is added
 # enabled = true
 # confidence = 50                         # for IOCs the feed states none for (default: importer's)

@@ -5,6 +5,7 @@
 //! normalize → store → query → export (see docs/design.md in the repository).
 
 pub mod apikeys;
+pub mod articles;
 pub mod certs;
 pub mod cli;
 pub mod config;

@@ -98,6 +98,9 @@ pub struct FileReport {
     pub warnings: Vec<String>,
     /// Why the file could not be read at all.
     pub failed: Option<String>,
+    /// Articles the file held (feeds, report documents).
+    #[serde(default)]
+    pub articles: u64,
 }
 
 /// A file left out of a directory walk, and why.
@@ -121,6 +124,12 @@ pub struct Summary {
     pub suppressed: u64,
     pub rejected: u64,
     pub skipped_items: u64,
+    /// Articles stored (RSS/Atom items, report documents): new and
+    /// replaced ones.
+    #[serde(default)]
+    pub articles_new: u64,
+    #[serde(default)]
+    pub articles_updated: u64,
     /// Items of types iocd does not map, by type name, over all files.
     pub unmapped_types: BTreeMap<String, u64>,
     pub files: Vec<FileReport>,
@@ -301,7 +310,7 @@ pub fn ingest_files(
             bar.set_message(input.shown.clone());
             let size = input.size;
             parsed = import_file(
-                input, format, defaults, &mut batch, summary, bar, done_bytes,
+                store, input, format, defaults, &mut batch, summary, bar, done_bytes,
             );
             if parsed.is_err() {
                 break;
@@ -342,6 +351,8 @@ impl Summary {
         self.suppressed += later.suppressed;
         self.rejected += later.rejected;
         self.skipped_items += later.skipped_items;
+        self.articles_new += later.articles_new;
+        self.articles_updated += later.articles_updated;
         for (t, n) in later.unmapped_types {
             *self.unmapped_types.entry(t).or_default() += n;
         }
@@ -377,7 +388,9 @@ impl Batch {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn import_file(
+    store: &Store,
     input: FileInput,
     format: Format,
     defaults: &ImportDefaults,
@@ -438,6 +451,12 @@ fn import_file(
     };
     rep.format = Some(items.format);
     rep.warnings = std::mem::take(&mut items.warnings);
+    if !items.articles.is_empty() {
+        let r = store.put_articles(&items.articles)?;
+        rep.articles = items.articles.len() as u64;
+        summary.articles_new += r.new;
+        summary.articles_updated += r.updated;
+    }
     let mut n = 0u64;
     while let Some(item) = items.next() {
         match item {
@@ -687,6 +706,12 @@ pub fn print_summary(s: &Summary) {
         "IOCs: {} read: {} new, {} updated, {} unchanged, {} suppressed (deleted earlier); {} rejected; {} items without a supported IOC type skipped",
         s.observations, s.new, s.updated, s.unchanged, s.suppressed, s.rejected, s.skipped_items
     );
+    if s.articles_new + s.articles_updated > 0 {
+        eprintln!(
+            "articles: {} new, {} updated",
+            s.articles_new, s.articles_updated
+        );
+    }
     if !s.unmapped_types.is_empty() {
         let by_type: Vec<String> = s
             .unmapped_types

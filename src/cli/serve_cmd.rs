@@ -186,6 +186,7 @@ fn reload(
     if next != *cur {
         // Ingest re-indexes revived IOCs under the lifetimes in force.
         state.store.set_lifetimes(next.expiry.lifetimes());
+        crate::articles::config::set(&next.articles);
         state.set_config(next);
         tracing::info!("reload: settings applied to new requests");
     }

@@ -22,6 +22,7 @@ pub fn load_config(path: Option<&Path>, data_dir: Option<&Path>) -> Result<Confi
     if let Some(d) = data_dir {
         cfg.storage.data_dir = d.to_path_buf();
     }
+    crate::articles::config::set(&cfg.articles);
     Ok(cfg)
 }
 

@@ -34,6 +34,9 @@ pub enum FeedFormat {
     Taxii,
     /// OpenIOC 1.0 / 1.1 XML.
     Openioc,
+    /// An RSS 2.0 / RSS 1.0 / Atom news feed: each item becomes an article
+    /// and the IOCs its text names are extracted (issue #14).
+    Rss,
 }
 
 impl FeedFormat {
@@ -45,6 +48,7 @@ impl FeedFormat {
             FeedFormat::Misp | FeedFormat::MispFeed => Format::Misp,
             FeedFormat::Stix | FeedFormat::Taxii => Format::Stix,
             FeedFormat::Openioc => Format::OpenIoc,
+            FeedFormat::Rss => Format::Rss,
         }
     }
 
@@ -58,6 +62,7 @@ impl FeedFormat {
             FeedFormat::Stix => "stix",
             FeedFormat::Taxii => "taxii",
             FeedFormat::Openioc => "openioc",
+            FeedFormat::Rss => "rss",
         }
     }
 }

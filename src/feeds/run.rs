@@ -352,6 +352,7 @@ fn extension(f: FeedFormat) -> &'static str {
         FeedFormat::Csv => "csv",
         FeedFormat::Text => "txt",
         FeedFormat::Openioc => "ioc",
+        FeedFormat::Rss => "xml",
         _ => "json",
     }
 }

@@ -166,6 +166,26 @@ fn operation(h: Handler) -> (String, String, Vec<Value>, Value) {
             ],
             ok_json("{\"interval\": \"hour\"|\"day\", \"since\", \"until\", \"type\": string|null, \"buckets\": [{\"start\": date-time, \"total\": n, \"by_type\": {type: n}}]}, every bucket (zeros included), at most 10000 (400 invalid_parameter beyond)"),
         ),
+        Handler::ListArticles | Handler::ExportArticles => {
+            let mut ps = vec![
+                q("q", "Words that must all occur in the title or full text (case-insensitive, at most 16).", json!({"type": "string"})),
+                q("source", "Only articles from this source.", json!({"type": "string"})),
+                q("tag", "Only articles carrying this tag.", json!({"type": "string"})),
+                q("since", "Published at or after (ISO 8601); clamped to the tier lookback.", json!({"type": "string", "format": "date-time"})),
+                q("until", "Published at or before (ISO 8601).", json!({"type": "string", "format": "date-time"})),
+                q("has_iocs", "Only articles with (true) or without (false) extracted IOCs.", json!({"type": "boolean"})),
+                q("cursor", "Resume after the previous page (its next_cursor / X-Next-Cursor).", json!({"type": "string"})),
+            ];
+            if matches!(h, Handler::ListArticles) {
+                ps.push(q("limit", "Page size.", json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 100})));
+                ("List articles, newest published first (no full text; ioc_count)".into(), "Articles".into(), ps, ok_json("{\"data\": [article...], \"count\", \"next_cursor\"}"))
+            } else {
+                ps.push(q("limit", "Articles per page.", json!({"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000})));
+                ps.push(q("format", "Output format.", json!({"type": "string", "enum": ["json", "ndjson", "csv"], "default": "json"})));
+                ("Bulk export of articles with full text and IOCs (a page ends early past 32 MiB; X-Next-Cursor for the rest)".into(), "Articles".into(), ps, json!({"200": {"description": "Articles", "content": {"application/json": {"schema": {"type": "array"}}, "application/x-ndjson": {"schema": {"type": "string"}}, "text/csv": {"schema": {"type": "string"}}}}}))
+            }
+        }
+        Handler::GetArticle => ("One article with its full text and its IOCs resolved to stored records (403 outside_lookback when published before the tier's lookback window)".into(), "Articles".into(), vec![id.clone()], ok_json("The article: id, title, link, source, published, added, summary, tags, kind, text, text_truncated, iocs [{type, value, id, ioc}]")),
         Handler::Metrics => ("Prometheus metrics (text format 0.0.4): requests by route and status, latency histogram, IOCs by type, store size, rate-limit rejections".into(), "Meta".into(), vec![], ok_ct("Prometheus text exposition", "text/plain; version=0.0.4")),
     }
 }

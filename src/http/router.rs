@@ -30,6 +30,9 @@ pub enum Handler {
     Feeds,
     Metrics,
     StatsTimeline,
+    ListArticles,
+    GetArticle,
+    ExportArticles,
 }
 
 /// One endpoint. `scope: None` means no authentication (health, OpenAPI).
@@ -173,6 +176,24 @@ pub const ROUTES: &[Route] = &[
         "/api/v1/keys/{id}",
         Some("admin"),
         Handler::RevokeKey,
+    ),
+    r(
+        Method::GET,
+        "/api/v1/articles",
+        Some("read:articles"),
+        Handler::ListArticles,
+    ),
+    r(
+        Method::GET,
+        "/api/v1/articles/export",
+        Some("read:articles"),
+        Handler::ExportArticles,
+    ),
+    r(
+        Method::GET,
+        "/api/v1/articles/{id}",
+        Some("read:articles"),
+        Handler::GetArticle,
     ),
     r(Method::GET, "/api/v1/feeds", Some("admin"), Handler::Feeds),
     r(

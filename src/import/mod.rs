@@ -53,6 +53,12 @@ pub enum Format {
     /// OpenIOC 1.0 / 1.1 XML.
     #[value(name = "openioc")]
     OpenIoc,
+    /// RSS 2.0 / RSS 1.0 / Atom feed: one article per item, IOCs extracted
+    /// from each ([`crate::articles::feed`]).
+    Rss,
+    /// A report document (HTML, Markdown, AsciiDoc or plain text): one
+    /// article, IOCs extracted from its text ([`crate::articles::document`]).
+    Report,
 }
 
 impl fmt::Display for Format {
@@ -64,6 +70,8 @@ impl fmt::Display for Format {
             Format::Text => "text",
             Format::Stix => "stix",
             Format::OpenIoc => "openioc",
+            Format::Rss => "rss",
+            Format::Report => "report",
         })
     }
 }
@@ -195,6 +203,10 @@ pub struct Items<'a> {
     pub format: Format,
     /// File-level warnings known before iteration (JSON repairs).
     pub warnings: Vec<String>,
+    /// The articles of an RSS/Atom feed or report document (their IOCs
+    /// are the items); empty for every other format. The caller stores
+    /// them ([`crate::store::Store::put_articles`]).
+    pub articles: Vec<crate::articles::Article>,
     inner: Inner<'a>,
     len: usize,
 }
@@ -280,6 +292,7 @@ pub fn parse_iter<'a>(
     let looks_json = matches!(first, Some(b'{' | b'['));
     let format = match format {
         Format::Auto if looks_json => Format::Auto, // decided after parsing, below
+        Format::Auto if crate::articles::document::is_document_name(file_name) => Format::Report,
         Format::Auto if first == Some(b'<') => sniff_xml(bytes)?,
         Format::Auto => sniff_line_format(bytes, file_name)?,
         f => f,
@@ -287,6 +300,7 @@ pub fn parse_iter<'a>(
     let done = |format, warnings, items: Vec<Item>| Items {
         format,
         warnings,
+        articles: Vec::new(),
         inner: Inner::Done(items.into_iter()),
         len: bytes.len(),
     };
@@ -295,15 +309,40 @@ pub fn parse_iter<'a>(
             let items = openioc::items(bytes, &ctx)?;
             Ok(done(format, Vec::new(), items))
         }
+        Format::Rss | Format::Report => {
+            let opts = crate::articles::config::extract_options();
+            let articles = if format == Format::Rss {
+                let src = defaults.feed.as_ref().map(|f| f.source.as_str());
+                crate::articles::feed::parse(bytes, src.or(defaults.source.as_deref()), &opts)?
+            } else {
+                let src = match &defaults.feed {
+                    Some(f) => f.source.clone(),
+                    None => ctx.default_source(),
+                };
+                vec![crate::articles::document::parse(
+                    bytes, file_name, &src, &opts,
+                )?]
+            };
+            let items = articles
+                .iter()
+                .flat_map(|a| crate::articles::observations(a, defaults.confidence))
+                .map(|o| Item::Observation(ctx.finish(o)))
+                .collect();
+            let mut it = done(format, Vec::new(), items);
+            it.articles = articles;
+            Ok(it)
+        }
         Format::Text => Ok(Items {
             format,
             warnings: Vec::new(),
+            articles: Vec::new(),
             inner: Inner::Text(text::TextItems::new(bytes, file_name, ctx)),
             len: bytes.len(),
         }),
         Format::Csv => Ok(Items {
             format,
             warnings: Vec::new(),
+            articles: Vec::new(),
             inner: Inner::Csv(Box::new(csv::CsvItems::new(bytes, ctx)?)),
             len: bytes.len(),
         }),
@@ -331,6 +370,9 @@ pub fn parse_iter<'a>(
 /// Errors: as [`parse_iter`] (JSON is parsed to be classified).
 pub fn detect_format(bytes: &[u8], file_name: &str) -> Result<Format, FileError> {
     check_readable(bytes)?;
+    if crate::articles::document::is_document_name(file_name) {
+        return Ok(Format::Report);
+    }
     if first_significant_byte(bytes) == Some(b'<') {
         return sniff_xml(bytes);
     }
@@ -603,8 +645,14 @@ fn sniff_xml(bytes: &[u8]) -> Result<Format, FileError> {
     if openioc::looks_like(bytes) {
         return Ok(Format::OpenIoc);
     }
+    if crate::articles::feed::looks_like(bytes) {
+        return Ok(Format::Rss);
+    }
+    if crate::articles::feed::root(bytes).is_some_and(|r| r.eq_ignore_ascii_case("html")) {
+        return Ok(Format::Report);
+    }
     Err(FileError::Unsupported(
-        "the file is XML but not OpenIOC (<ioc> or <OpenIOC>; STIX 1.x?); iocd imports OpenIOC, MISP/STIX 2.1 JSON, CSV and text lists".into(),
+        "the file is XML but neither OpenIOC (<ioc> or <OpenIOC>; STIX 1.x?) nor an RSS/Atom feed; iocd imports OpenIOC, RSS/Atom, MISP/STIX 2.1 JSON, CSV, text lists and report documents".into(),
     ))
 }
 

@@ -64,8 +64,9 @@ fn is_delimiter(c: char) -> bool {
 /// Punctuation trimmed around a candidate (after refanging, so `[.]` inside
 /// a value is already a dot).
 fn trim_prose(s: &str) -> &str {
-    let s = s.trim_start_matches(['(', '[', '{', ':', '=', '!', '?', '.', '-']);
-    let mut s = s.trim_end_matches([')', ']', '}', ':', '.', '!', '?', '-', '=']);
+    // `+` too: AsciiDoc passthrough (`++value++`).
+    let s = s.trim_start_matches(['(', '[', '{', ':', '=', '!', '?', '.', '-', '+']);
+    let mut s = s.trim_end_matches([')', ']', '}', ':', '.', '!', '?', '-', '=', '+']);
     // Keep a closing bracket that belongs to the value (IPv6 URL hosts).
     if s.ends_with('[') {
         s = &s[..s.len() - 1];
@@ -114,12 +115,57 @@ fn excluded(n: &Normalized, opts: &ExtractOptions) -> bool {
             .any(|d| host.is_some_and(|h| under(h, &d.trim().to_ascii_lowercase())))
 }
 
-/// A domain that is really a file name or a prose abbreviation.
+/// Top-level names outside the public suffix list that reports still use
+/// for real or documentation hosts (RFC 2606/6761 names, Tor, Namecoin,
+/// internal zones).
+const EXTRA_TLDS: &[&str] = &[
+    "example",
+    "test",
+    "invalid",
+    "localhost",
+    "onion",
+    "local",
+    "lan",
+    "internal",
+    "arpa",
+    "bit",
+    "i2p",
+    "corp",
+    "home",
+];
+
+/// A domain that is really a file name, a detection name
+/// (`Win32/Agent.SVE`) or a prose abbreviation: its last label is shorter
+/// than two letters, a common file extension, or no top-level domain of
+/// the public suffix list (nor one of [`EXTRA_TLDS`]).
 fn fake_domain(d: &str) -> bool {
     let tld = d.rsplit('.').next().unwrap_or("");
-    tld.len() < 2
-        || !tld.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-')
-        || FILE_EXTENSIONS.contains(&tld)
+    if tld.len() < 2 || FILE_EXTENSIONS.contains(&tld) {
+        return true;
+    }
+    if EXTRA_TLDS.contains(&tld) {
+        return false;
+    }
+    let name_like = tld.starts_with("xn--") || tld.bytes().all(|b| b.is_ascii_alphabetic());
+    !name_like || !psl::suffix(tld.as_bytes()).is_some_and(|s| s.is_known())
+}
+
+/// A mixed-case token whose last label is written in capitals
+/// (`Glupteba.AY`, `Agent.CC`): the style of malware detection names, not
+/// of host names.
+fn detection_style(t: &str) -> bool {
+    let host = t.split(['/', ':', '?', '#']).next().unwrap_or(t);
+    let last = host.rsplit('.').next().unwrap_or("");
+    !last.is_empty()
+        && last.bytes().all(|b| b.is_ascii_uppercase())
+        && host.bytes().any(|b| b.is_ascii_lowercase())
+}
+
+/// `host:port` → `host` when the port is a number (`192.0.2.7:443`).
+fn strip_port(t: &str) -> Option<&str> {
+    let (h, p) = t.rsplit_once(':')?;
+    (!h.contains(':') && !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
+        .then_some(h)
 }
 
 /// Extracts the distinct IOCs of `text` in order of first occurrence.
@@ -172,6 +218,7 @@ fn consider(
     seen: &mut std::collections::HashSet<(IocType, String)>,
     out: &mut Vec<Extracted>,
 ) {
+    let piece = cut_label(piece);
     if piece.len() < 4 || piece.len() > super::normalize::MAX_VALUE_LEN {
         return;
     }
@@ -180,9 +227,15 @@ fn consider(
     if t.len() < 4 {
         return;
     }
-    let Ok(n) = detect(t) else { return };
+    let (t, n) = match detect(t) {
+        Ok(n) => (t, n),
+        Err(_) => match strip_port(t).and_then(|h| detect(h).ok().map(|n| (h, n))) {
+            Some((h, n)) if matches!(n.ioc_type, IocType::Ipv4 | IocType::Domain) => (h, n),
+            _ => return,
+        },
+    };
     let drop = match n.ioc_type {
-        IocType::Domain => fake_domain(&n.value),
+        IocType::Domain => fake_domain(&n.value) || detection_style(t),
         IocType::Ipv4 => VERSION_WORDS.contains(&prev_word.trim_end_matches(':')),
         IocType::Url => {
             // A scheme-less `host/path` is only a URL when the host is one.
@@ -197,6 +250,39 @@ fn consider(
     if seen.insert((n.ioc_type, n.value.clone())) {
         out.push(Extracted { ioc: n, offset: at });
     }
+}
+
+/// Bracket contents that are defanging, not a label: `[.]`, `[dot]`,
+/// `[at]`, `[@]`, `[:]`, `[://]`, `[/]`.
+fn is_defang_marker(inner: &str) -> bool {
+    matches!(
+        inner.to_ascii_lowercase().as_str(),
+        "." | "dot" | "d0t" | "at" | "@" | ":" | "://" | "/" | "//" | "," | "_"
+    )
+}
+
+/// Cuts an AsciiDoc link label off a value: `https://x.example/a[Label]`
+/// → `https://x.example/a`. Defanging brackets (`evil[.]example`) and an
+/// IPv6 URL host (`http://[2001:db8::1]/`) are kept; a leading bracket is
+/// left to the prose trimming.
+fn cut_label(p: &str) -> &str {
+    let mut from = 0;
+    while let Some(i) = p[from..].find('[') {
+        let at = from + i;
+        let close = p[at + 1..].find(']').map(|j| at + 1 + j);
+        let inner = &p[at + 1..close.unwrap_or(p.len())];
+        let ipv6_host = p[..at].ends_with("://");
+        match close {
+            Some(c) if is_defang_marker(inner) || ipv6_host => from = c + 1,
+            None if ipv6_host => return p,
+            _ if at == 0 => from = at + 1,
+            _ => return &p[..at],
+        }
+        if from >= p.len() {
+            break;
+        }
+    }
+    p
 }
 
 fn fake_domain_or_ipless(h: &str) -> bool {
@@ -266,6 +352,20 @@ mod tests {
                     or v2.0.0.1; build 10.0.19041.1 too.";
         let v = values(text, &ExtractOptions::default());
         assert!(v.is_empty(), "{v:?}");
+        // Detection names and unknown TLDs are no domains; real and
+        // reserved TLDs are, and `host:port` gives the host.
+        let text = "ESET detects Win32/Glupteba.AY, Agent.SVE and MSIL/Spy.CC; \
+                    C2 at evil-cdn.top, c2.example, ++relay.onion++ and 192.0.2.7:443, not foo.zzzq.";
+        let v = values(text, &ExtractOptions::default());
+        assert_eq!(
+            v,
+            vec![
+                (IocType::Domain, "evil-cdn.top".to_string()),
+                (IocType::Domain, "c2.example".to_string()),
+                (IocType::Domain, "relay.onion".to_string()),
+                (IocType::Ipv4, "192.0.2.7".to_string()),
+            ]
+        );
     }
 
     #[test]

@@ -492,7 +492,7 @@ fn import_drop(store: &Store, inbox: &Inbox, claimed: &Path) -> Outcome {
                     s.files_failed,
                     first.unwrap_or_default()
                 ))
-            } else if s.observations == 0 {
+            } else if s.observations == 0 && s.articles_new + s.articles_updated == 0 {
                 Some(format!(
                     "nothing importable: {} file(s) read, {} skipped (not IOC data), {} line(s) rejected",
                     s.files_read, s.files_skipped, s.rejected

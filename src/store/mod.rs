@@ -42,6 +42,7 @@
 //! it was issued. Readers of blocks take the read side of `commit`, so a
 //! page never sees half a chunk.
 
+pub mod articles;
 pub mod backup;
 pub mod block;
 pub mod codec;

@@ -50,6 +50,8 @@ pub struct VerifyReport {
     /// Record blocks.
     pub blocks: u64,
     pub tombstones: u64,
+    /// Stored articles.
+    pub articles: u64,
     pub api_keys: u64,
     /// Per type: live records counted by the scan.
     pub counted: BTreeMap<String, u64>,
@@ -77,7 +79,7 @@ impl VerifyReport {
     }
 }
 
-fn hex(b: &[u8]) -> String {
+pub(super) fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
@@ -272,6 +274,15 @@ impl Store {
                 // Timeline counters: history of additions, not checked
                 // against live records (deletes leave them; timeline.rs).
                 Some(&super::timeline::P_TIMELINE) => {}
+                // Articles and their id pointers (store/articles.rs).
+                Some(&super::articles::P_ARTICLE) => {
+                    rep.articles += 1;
+                    if serde_json::from_slice::<crate::articles::Article>(&v).is_err() {
+                        rep.problem("undecodable_article", hex(&k), "left in place".into());
+                        rep.unrepairable += 1;
+                    }
+                }
+                Some(&super::articles::P_ARTICLE_ID) => {}
                 Some(&P_TOMBSTONE) => {
                     rep.tombstones += 1;
                     if super::codec::decode::<Tombstone>(&v).is_err() || k.len() != 17 {

@@ -1,6 +1,7 @@
 //! Request handlers, one file per resource. Each takes a [`Ctx`] (state,
 //! principal, query parameters) and returns a response or an [`ApiError`].
 
+mod articles;
 mod exports;
 mod feeds;
 pub use keys::key_json;
@@ -167,6 +168,9 @@ pub async fn dispatch(
         Handler::Feeds => feeds::list(ctx).await,
         Handler::Metrics => metrics::metrics(ctx).await,
         Handler::StatsTimeline => timeline::timeline(ctx).await,
+        Handler::ListArticles => articles::list(ctx).await,
+        Handler::GetArticle => articles::get(ctx).await,
+        Handler::ExportArticles => articles::export(ctx).await,
     }
 }
 
