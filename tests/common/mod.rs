@@ -241,7 +241,7 @@ pub fn apply_overrides(base: &str, extra: &str) -> String {
         let t = line.trim();
         if t.starts_with('[') {
             section = t.to_string();
-            if !text.contains(&section) {
+            if find_section(&text, &section).is_none() {
                 append.push_str(line);
                 append.push('\n');
             }
@@ -251,9 +251,8 @@ pub fn apply_overrides(base: &str, extra: &str) -> String {
             continue;
         };
         let k = k.trim();
-        if text.contains(&section) {
+        if let Some(start) = find_section(&text, &section) {
             // Replace the key inside that section.
-            let start = text.find(&section).unwrap();
             let end = text[start + section.len()..]
                 .find("\n[")
                 .map(|i| start + section.len() + i)
@@ -276,6 +275,15 @@ pub fn apply_overrides(base: &str, extra: &str) -> String {
         }
     }
     format!("{text}\n{append}")
+}
+
+/// Where `section` (`[name]`) starts a line of `text` (a commented-out
+/// `# [[feeds]]` does not count); the empty section is the top level.
+fn find_section(text: &str, section: &str) -> Option<usize> {
+    if section.is_empty() || text.starts_with(section) {
+        return Some(0);
+    }
+    text.find(&format!("\n{section}")).map(|i| i + 1)
 }
 
 /// The code of an error envelope.
