@@ -242,9 +242,13 @@ fn watch(inbox: &Inbox) -> (Option<Receiver<()>>, Option<notify::RecommendedWatc
         return (None, None);
     }
     let (tx, rx) = std::sync::mpsc::channel();
-    let made = notify::recommended_watcher(move |_ev: notify::Result<notify::Event>| {
-        // Any event, an error (queue overflow) included, means: rescan.
-        let _ = tx.send(());
+    let made = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
+        // Any change, an error (queue overflow) included, means: rescan.
+        // Access events are not changes, and the scan itself causes them
+        // (reading the directory opens it): waking on them would spin.
+        if !matches!(&ev, Ok(e) if e.kind.is_access()) {
+            let _ = tx.send(());
+        }
     })
     .and_then(|mut w| {
         w.watch(&inbox.dir, notify::RecursiveMode::NonRecursive)
