@@ -2,6 +2,7 @@
 //! limits, the error envelope, request logging. Handlers live in
 //! `handlers/`, one file per resource.
 
+pub mod accept;
 pub mod auth;
 pub mod body;
 pub mod cache;
@@ -124,8 +125,28 @@ async fn gate(
     params: &params::Params,
     scope: &str,
     ip: IpAddr,
-) -> Result<(Principal, Decision), (ApiError, Option<Decision>)> {
+) -> Result<(Principal, Decision), Denied> {
     gate_any(state, req, params, &[scope], ip).await
+}
+
+/// Why [`gate_any`] refused a request: the error to answer, the rate
+/// decision when the key was charged (its `X-RateLimit-*` headers go on
+/// the answer), and the key id once the key is known (403, 429: the log
+/// line names it).
+pub(crate) struct Denied {
+    pub error: ApiError,
+    pub decision: Option<Decision>,
+    pub key_id: String,
+}
+
+impl Denied {
+    fn anonymous(error: ApiError, decision: Option<Decision>) -> Denied {
+        Denied {
+            error,
+            decision,
+            key_id: String::new(),
+        }
+    }
 }
 
 /// [`gate`] for a route that any one of `scopes` opens (TAXII: POST takes
@@ -137,7 +158,7 @@ pub(crate) async fn gate_any(
     params: &params::Params,
     scopes: &[&str],
     ip: IpAddr,
-) -> Result<(Principal, Decision), (ApiError, Option<Decision>)> {
+) -> Result<(Principal, Decision), Denied> {
     let (per_ip, pause_ms) = {
         let c = state.config();
         (
@@ -145,9 +166,10 @@ pub(crate) async fn gate_any(
             c.auth.over_budget_delay_ms,
         )
     };
-    let key = auth::extract_key(req, params.get("api_key")).map_err(|e| (e, None))?;
+    let key =
+        auth::extract_key(req, params.get("api_key")).map_err(|e| Denied::anonymous(e, None))?;
     let Some(key) = key else {
-        return Err((ApiError::missing_key(), None));
+        return Err(Denied::anonymous(ApiError::missing_key(), None));
     };
     // A key already verified (cached) passes even from an address whose
     // failure budget is spent: the budget protects argon2 work, and a
@@ -165,14 +187,32 @@ pub(crate) async fn gate_any(
             }
         }
         let retry = state.limiter.auth_retry_after(ip);
+        let reset = unix_now() + retry;
+        let d = Decision {
+            allowed: false,
+            limit: per_ip,
+            remaining: 0,
+            reset,
+            retry_after: retry,
+            window: "minute",
+            window_limit: per_ip,
+        };
+        // No key is known yet, so the tier is the per-address budget of
+        // failed attempts ([auth] failed_attempts_per_minute).
         let e = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limit_exceeded",
             "Too many failed authentication attempts from this address. Please wait before trying again.",
         )
-        .with_details(json!({"limit": per_ip, "window": "minute", "reason": "failed_authentication"}))
+        .with_details(json!({
+            "limit": per_ip,
+            "window": "minute",
+            "reset_at": rfc3339_secs(reset),
+            "tier": "unauthenticated",
+            "reason": "failed_authentication",
+        }))
         .with_header("retry-after", retry.to_string());
-        return Err((e, None));
+        return Err(Denied::anonymous(e, Some(d)));
     }
     let verdict = state.auth.verify(&key).await;
     // Only a valid key (or our own store failure) gets its token back; a
@@ -181,10 +221,13 @@ pub(crate) async fn gate_any(
     if reserved && matches!(verdict, Ok(auth::Verdict::Valid(_)) | Err(_)) {
         state.limiter.refund_auth(ip);
     }
-    let rec = match verdict.map_err(|e| (e, None))? {
+    let rec = match verdict.map_err(|e| Denied::anonymous(e, None))? {
         auth::Verdict::Valid(rec) => rec,
         auth::Verdict::Refused(refusal) => {
-            return Err((ApiError::invalid_key(refusal.as_str()), None));
+            return Err(Denied::anonymous(
+                ApiError::invalid_key(refusal.as_str()),
+                None,
+            ));
         }
         auth::Verdict::Busy => {
             let e = ApiError::new(
@@ -194,7 +237,7 @@ pub(crate) async fn gate_any(
             )
             .with_details(json!({"reason": "verification_busy"}))
             .with_header("retry-after", "1".to_string());
-            return Err((e, None));
+            return Err(Denied::anonymous(e, None));
         }
     };
     let p = auth::principal(&rec, &state.config().tiers);
@@ -206,10 +249,13 @@ pub(crate) async fn gate_any(
         Instant::now(),
     );
     if !d.allowed {
-        let e = rate_limited(state, &p, &d);
-        return Err((e, Some(d)));
+        return Err(Denied {
+            error: rate_limited(state, &p, &d),
+            decision: Some(d),
+            key_id: p.key_id,
+        });
     }
-    if !scopes.iter().any(|s| crate::apikeys::grants(&p.scopes, s)) {
+    if !scopes.is_empty() && !scopes.iter().any(|s| crate::apikeys::grants(&p.scopes, s)) {
         let mut e = ApiError::insufficient_scope(
             scopes.first().copied().unwrap_or("admin"),
             &p.scopes,
@@ -226,20 +272,55 @@ pub(crate) async fn gate_any(
             );
             e.details["accepted_scopes"] = json!(scopes);
         }
-        return Err((e, Some(d)));
+        return Err(Denied {
+            error: e,
+            decision: Some(d),
+            key_id: p.key_id,
+        });
     }
     Ok((p, d))
+}
+
+/// Unix seconds now.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// `2026-12-03T10:00:00Z` for Unix seconds.
+fn rfc3339_secs(unix: u64) -> String {
+    chrono::DateTime::from_timestamp(unix as i64, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// For a request no route serves (404/405): when it carries an API key,
+/// authenticates it and charges one request like any other (no scope
+/// check), so the answer carries the key's `X-RateLimit-*` headers as the
+/// spec says they are "included in all responses". The 404/405 stands
+/// whatever the key's verdict; returns the key id and decision, if any.
+pub(crate) async fn gate_unrouted(
+    state: &AppState,
+    req: &hyper::http::request::Parts,
+    params: &params::Params,
+    ip: IpAddr,
+) -> (String, Option<Decision>) {
+    if !matches!(auth::extract_key(req, params.get("api_key")), Ok(Some(_))) {
+        return (String::new(), None);
+    }
+    match gate_any(state, req, params, &[], ip).await {
+        Ok((p, d)) => (p.key_id, Some(d)),
+        Err(denied) => (denied.key_id, denied.decision),
+    }
 }
 
 /// 429 `rate_limit_exceeded` for a denied decision: `Retry-After`, and
 /// details `limit`, `window` (`minute`|`day`), `reset_at`, `tier` (and
 /// `upgrade_url` when configured).
 pub(crate) fn rate_limited(state: &AppState, p: &Principal, d: &Decision) -> ApiError {
-    let reset_at = chrono::DateTime::from_timestamp(d.reset as i64, 0)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let mut details =
-        json!({"limit": d.window_limit, "window": d.window, "reset_at": reset_at, "tier": p.tier});
+    let mut details = json!({"limit": d.window_limit, "window": d.window, "reset_at": rfc3339_secs(d.reset), "tier": p.tier});
     if !state.config().server.upgrade_url.is_empty() {
         details["upgrade_url"] = json!(state.config().server.upgrade_url);
     }
@@ -284,10 +365,16 @@ pub async fn handle(
     }
     let result: Result<Response<Body>, ApiError> = async {
         match route(&parts.method, &path) {
-            Routed::NotFound => Err(ApiError::not_found(format!(
-                "No endpoint at {path}. See /api/openapi.json for the list."
-            ))),
-            Routed::WrongMethod(allowed) => Err(ApiError::method_not_allowed(&allowed)),
+            Routed::NotFound => {
+                (key_id, decision) = gate_unrouted(&state, &parts, &params, peer.ip()).await;
+                Err(ApiError::not_found(format!(
+                    "No endpoint at {path}. See /api/openapi.json for the list."
+                )))
+            }
+            Routed::WrongMethod(allowed) => {
+                (key_id, decision) = gate_unrouted(&state, &parts, &params, peer.ip()).await;
+                Err(ApiError::method_not_allowed(&allowed))
+            }
             Routed::Found(rt, param) => {
                 let principal = match rt.scope {
                     None => None,
@@ -297,12 +384,14 @@ pub async fn handle(
                             decision = Some(d);
                             Some(p)
                         }
-                        Err((e, d)) => {
-                            decision = d;
-                            return Err(e);
+                        Err(denied) => {
+                            decision = denied.decision;
+                            key_id = denied.key_id;
+                            return Err(denied.error);
                         }
                     },
                 };
+                accept::check(rt.handler, &parts.headers)?;
                 // Read the generation before rendering: a write during the
                 // render leaves the entry stale, never a stale one current.
                 let generation = state.store.generation();

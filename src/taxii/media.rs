@@ -15,32 +15,9 @@
 //! count. Responses always carry `application/taxii+json;version=2.1`.
 
 use super::error;
+use crate::http::accept::{param, parse, refused};
 use crate::http::error::ApiError;
 use hyper::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
-
-/// One media range, split: `(type/subtype, [(param, value)])`, lower-cased,
-/// quotes stripped from values.
-fn parse(range: &str) -> (String, Vec<(String, String)>) {
-    let mut parts = range.split(';');
-    let essence = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-    let params = parts
-        .filter_map(|p| {
-            let (k, v) = p.split_once('=')?;
-            Some((
-                k.trim().to_ascii_lowercase(),
-                v.trim().trim_matches('"').to_ascii_lowercase(),
-            ))
-        })
-        .collect();
-    (essence, params)
-}
-
-fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
 
 /// Whether a TAXII media type of version 2.1 (or unversioned) is named.
 fn is_taxii21(essence: &str, params: &[(String, String)]) -> bool {
@@ -54,10 +31,7 @@ pub fn accept_ok(value: Option<&str>) -> bool {
     };
     v.split(',').any(|range| {
         let (essence, params) = parse(range);
-        let refused = param(&params, "q")
-            .and_then(|q| q.parse::<f32>().ok())
-            .is_some_and(|q| q <= 0.0);
-        !refused
+        !refused(&params)
             && (essence == "*/*" || essence == "application/*" || is_taxii21(&essence, &params))
     })
 }

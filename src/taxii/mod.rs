@@ -168,7 +168,8 @@ fn route(method: &Method, path: &str) -> Routed {
 /// header, rate-limit headers, log line).
 pub struct Outcome {
     pub response: Response<Body>,
-    /// The authenticated key id, empty when authentication failed.
+    /// The key id once the key is known (also on its 403 and 429), empty
+    /// when authentication failed.
     pub key_id: String,
     pub decision: Option<Decision>,
 }
@@ -191,11 +192,15 @@ pub async fn handle(
     let result: Result<Response<Body>, ApiError> = async {
         let (rt, segs) = match route(&parts.method, path) {
             Routed::NotFound => {
+                (key_id, decision) = crate::http::gate_unrouted(state, parts, params, ip).await;
                 return Err(error::not_found(format!(
                     "No TAXII endpoint at {path}. The discovery resource is {PREFIX}/ and the API root {API_ROOT}."
-                )))
+                )));
             }
-            Routed::WrongMethod(allowed) => return Err(ApiError::method_not_allowed(&allowed)),
+            Routed::WrongMethod(allowed) => {
+                (key_id, decision) = crate::http::gate_unrouted(state, parts, params, ip).await;
+                return Err(ApiError::method_not_allowed(&allowed));
+            }
             Routed::Found(rt, segs) => (rt, segs),
         };
         let principal: Principal = match crate::http::gate_any(state, parts, params, rt.scopes, ip).await {
@@ -204,9 +209,10 @@ pub async fn handle(
                 decision = Some(d);
                 p
             }
-            Err((e, d)) => {
-                decision = d;
-                return Err(e);
+            Err(denied) => {
+                decision = denied.decision;
+                key_id = denied.key_id;
+                return Err(denied.error);
             }
         };
         media::check_accept(&parts.headers)?;
