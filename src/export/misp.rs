@@ -151,7 +151,10 @@ where
 {
     w.write_all(EVENT_HEAD.as_bytes())?;
     let mut seq = JsonSeq::begin(w)?;
+    // `n`: attributes written (what callers report); `seen`: records read
+    // (named in the event uuid, which must not change with this rule).
     let mut n = 0u64;
+    let mut seen = 0u64;
     let mut max_tlp: Option<Tlp> = None;
     let mut techniques: BTreeSet<String> = BTreeSet::new();
     let mut oldest: Option<DateTime<Utc>> = None;
@@ -159,7 +162,7 @@ where
     let mut id_xor = 0u128;
     for item in items {
         let i = item.borrow();
-        n += 1;
+        seen += 1;
         oldest = Some(oldest.map_or(i.modified, |t| t.min(i.modified)));
         newest = Some(newest.map_or(i.modified, |t| t.max(i.modified)));
         id_xor ^= i.id.as_u128();
@@ -169,6 +172,7 @@ where
             techniques.insert(i.value.clone());
             continue;
         };
+        n += 1;
         let tlp = mapping::tlp(i, opts.tlp);
         max_tlp = max_tlp.max(Some(tlp));
         let mut tags = Vec::with_capacity(1 + i.tags.len() + i.techniques.len());
@@ -195,15 +199,25 @@ where
     let until = opts.until.or(newest).unwrap_or_else(Utc::now);
     let since = opts.since.or(oldest).unwrap_or(until);
     let date = until.format("%Y-%m-%d").to_string();
-    let info = format!(
-        "{} — {} to {}",
-        opts.info_prefix,
-        since.format("%Y-%m-%d"),
-        date
-    );
+    // A `since` after `until` (a date in the future) selects nothing: say
+    // so instead of printing an inverted range.
+    let info = if since > until {
+        format!(
+            "{} — none since {} (after {date})",
+            opts.info_prefix,
+            since.format("%Y-%m-%d")
+        )
+    } else {
+        format!(
+            "{} — {} to {}",
+            opts.info_prefix,
+            since.format("%Y-%m-%d"),
+            date
+        )
+    };
     let timestamp = newest.unwrap_or(until).timestamp();
     let uuid = opts.event_uuid.unwrap_or_else(|| {
-        let name = format!("misp-event:{info}:{n}:{id_xor:032x}:{timestamp}");
+        let name = format!("misp-event:{info}:{seen}:{id_xor:032x}:{timestamp}");
         Uuid::new_v5(&ID_NAMESPACE, name.as_bytes())
     });
     let event_tlp = opts.tlp.or(max_tlp).unwrap_or(Tlp::Clear);

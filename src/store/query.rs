@@ -93,10 +93,17 @@ pub struct Query {
     /// cursor is still the last record returned, so a run of expired
     /// records neither shortens a page nor ends the listing early.
     pub unexpired: Option<ExpiryFilter>,
+    /// Leave this type out (the MISP listing: `mitre_attack` records
+    /// become event tags, not attributes, so they must not use up a page
+    /// whose `limit` counts attributes).
+    pub exclude_type: Option<IocType>,
 }
 
 impl Query {
     fn matches(&self, i: &Indicator) -> bool {
+        if self.exclude_type == Some(i.ioc_type) {
+            return false;
+        }
         if let Some(f) = &self.unexpired {
             if !f.admits(i) {
                 return false;

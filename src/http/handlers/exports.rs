@@ -91,7 +91,11 @@ pub async fn stix(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
 /// `GET /api/v1/iocs/misp` (`read:misp`): one MISP Event; `type`, `since`,
 /// `limit`, `tlp`.
 pub async fn misp(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
-    let q = listing_query(ctx, Some(&misp_types()))?;
+    let mut q = listing_query(ctx, Some(&misp_types()))?;
+    // `limit` is "max attributes in the event" (spec): ATT&CK technique
+    // records would be event tags, so they are not paged here; the
+    // techniques the attributes carry still tag the event.
+    q.exclude_type = Some(IocType::MitreAttack);
     let opts = export::MispOptions {
         tlp: ctx.params.tlp("tlp")?,
         // The event's date range names the asked-for `since` (clamped);

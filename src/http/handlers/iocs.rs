@@ -35,6 +35,7 @@ pub fn listing_query(ctx: &Ctx<'_>, allowed_types: Option<&[IocType]>) -> Result
         tag: p.text("tag"),
         min_confidence: p.int_in("min_confidence", 0, 100)?.map(|n| n as u8),
         unexpired: ctx.unexpired_filter()?,
+        exclude_type: None,
     })
 }
 
