@@ -77,6 +77,8 @@ enum Cmd {
     Restore(cli::restore_cmd::RestoreArgs),
     /// Check the store's indexes against its records; --repair fixes them.
     Verify(cli::verify_cmd::VerifyArgs),
+    /// Remove the IOCs one source alone reported (e.g. demo data: --source iocd-demo)
+    Purge(cli::purge_cmd::PurgeArgs),
     /// Show the scheduled feeds' status, or run one now.
     Feeds(cli::feeds_cmd::FeedsArgs),
 }
@@ -122,6 +124,7 @@ fn main() {
         Cmd::Backup(a) => cli::backup_cmd::run(a),
         Cmd::Restore(a) => cli::restore_cmd::run(a),
         Cmd::Verify(a) => cli::verify_cmd::run(a),
+        Cmd::Purge(a) => cli::purge_cmd::run(a),
         Cmd::Feeds(a) => cli::feeds_cmd::run(a),
     };
     match res {

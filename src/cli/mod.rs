@@ -11,6 +11,7 @@ pub mod import_live;
 pub mod init_cmd;
 pub mod keys_cmd;
 pub mod live;
+pub mod purge_cmd;
 pub mod restore_cmd;
 pub mod serve_cmd;
 pub mod setup;

@@ -19,6 +19,7 @@
 //! - `verify` → the JSON [`crate::store::verify::VerifyReport`] (read-only:
 //!   repair needs the server stopped);
 //! - `ping` → nothing (is a server running here?);
+//! - `purge-source NAME` → the JSON [`crate::store::purge::PurgeReport`];
 //! - a JSON object, `{"cmd":"stats"|"keys"|"export"|"import", …}`
 //!   ([`crate::cli::live::Request`], the command's own arguments) → frames
 //!   ([`crate::ops::frames`]): the command's standard output and error,
@@ -215,6 +216,17 @@ fn handle(state: &AppState, data_dir: &Path, mut s: UnixStream) -> std::io::Resu
             }
             Err(e) => writeln!(out, "error {e}"),
         },
+        cmd if cmd.starts_with("purge-source ") => {
+            let source = cmd["purge-source ".len()..].trim();
+            match store.purge_source(source) {
+                Ok(r) => {
+                    tracing::info!(source, removed = r.removed_total(), "control socket: source purged");
+                    out.write_all(b"ok\n")?;
+                    out.write_all(serde_json::to_string(&r).unwrap_or_default().as_bytes())
+                }
+                Err(e) => writeln!(out, "error {e}"),
+            }
+        }
         // `feeds-status`, `feeds-run NAME`: crate::feeds answers.
         cmd if cmd.starts_with("feeds-") => match crate::feeds::control(cmd) {
             Some(Ok(payload)) => {
@@ -226,7 +238,7 @@ fn handle(state: &AppState, data_dir: &Path, mut s: UnixStream) -> std::io::Resu
         },
         other => writeln!(
             s,
-            "error unknown command '{other}' (known: backup, verify, ping, feeds-status, feeds-run NAME)"
+            "error unknown command '{other}' (known: backup, verify, ping, purge-source NAME, feeds-status, feeds-run NAME)"
         ),
     }
 }

@@ -49,6 +49,7 @@ pub mod codec;
 pub mod index;
 pub mod keys;
 mod migrate;
+pub mod purge;
 mod query;
 pub mod quotas;
 pub(crate) mod retime;
