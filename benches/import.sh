@@ -13,7 +13,7 @@ trap 'rm -rf "$work"' EXIT
 cargo build --release --quiet
 bin=target/release/iocd
 python3 benches/gen_iocs.py "$n" 0.2 "$work/iocs.txt"
-/usr/bin/time -v "$bin" import "$work/iocs.txt" --data-dir "$work/data" --source bench --json \
+/usr/bin/time -v "$bin" import --create "$work/iocs.txt" --data-dir "$work/data" --source bench --json \
   >"$work/summary.json" 2>"$work/time.txt"
 secs=$(grep 'Elapsed (wall clock)' "$work/time.txt" | awk '{print $NF}' | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
 rss_kb=$(grep 'Maximum resident set size' "$work/time.txt" | awk '{print $NF}')

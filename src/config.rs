@@ -96,13 +96,49 @@ impl Default for RulesConfig {
     }
 }
 
+/// Parses a listen address: `IP:PORT` (`127.0.0.1:8443`, `0.0.0.0:8443`,
+/// `[::1]:8443`), or `localhost:PORT` (loopback, 127.0.0.1). Other host
+/// names are refused with the expected form: the static binary does no
+/// DNS or NSS lookups. Used by `--listen` and `[server] listen`.
+pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    let s = s.trim();
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    let expected = "expected IP:PORT, e.g. 127.0.0.1:8443 (this host only), 0.0.0.0:8443 (every IPv4 address), [::]:8443 or localhost:8443";
+    match s.rsplit_once(':') {
+        Some((host, port)) if host.eq_ignore_ascii_case("localhost") => port
+            .parse::<u16>()
+            .map(|p| SocketAddr::from(([127, 0, 0, 1], p)))
+            .map_err(|_| format!("'{port}' is not a port number (0-65535); {expected}")),
+        Some((host, port)) if port.parse::<u16>().is_ok() => Err(format!(
+            "'{host}' is not an IP address; host names other than localhost are not resolved (no DNS lookups); {expected}"
+        )),
+        _ => Err(format!("'{s}' is not a listen address; {expected}")),
+    }
+}
+
+fn de_listen<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_listen(&s).map_err(serde::de::Error::custom)
+}
+
+fn de_listen_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    let s = Option::<String>::deserialize(d)?;
+    s.map(|s| parse_listen(&s).map_err(serde::de::Error::custom))
+        .transpose()
+}
+
 /// `[server]`: listeners, limits and timeouts.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
-    /// HTTPS listener (IP literal and port). Default `127.0.0.1:8443`.
+    /// HTTPS listener (IP literal and port, or `localhost:PORT`; see
+    /// [`parse_listen`]). Default `127.0.0.1:8443`.
+    #[serde(deserialize_with = "de_listen")]
     pub listen: SocketAddr,
     /// Optional plaintext HTTP listener. Off unless set explicitly.
+    #[serde(default, deserialize_with = "de_listen_opt")]
     pub plaintext_listen: Option<SocketAddr>,
     /// Largest accepted request body in bytes (413 beyond). Default 10 MiB.
     pub max_body_bytes: usize,
@@ -627,25 +663,63 @@ impl Config {
     /// Errors: syntax, unknown keys, wrong types (with line:column), and the
     /// semantic checks of [`Config::validate`].
     pub fn parse(text: &str, path: &str) -> Result<Config, Vec<ConfigError>> {
-        let cfg: Config = toml::from_str(text).map_err(|e| {
-            let pos = e
-                .span()
-                .map(|s| {
-                    let (l, c) = line_col(text, s.start);
-                    format!(":{l}:{c}")
-                })
-                .unwrap_or_default();
-            vec![ConfigError {
-                path: path.to_string(),
-                pos,
-                message: e.message().to_string(),
-            }]
-        })?;
-        let errs = cfg.validate(text, path);
-        if errs.is_empty() {
-            Ok(cfg)
-        } else {
-            Err(errs)
+        // Every error in one run: after an error, the lines of the value
+        // it points at are blanked (same length, so later positions still
+        // name the original lines) and the text parsed again. An error on
+        // a table header ends the search (blanking it would move its keys
+        // into the table above). The semantic checks then run on what
+        // parsed, so type and semantic errors are reported together.
+        const MAX_ERRORS: usize = 50;
+        let mut work = text.as_bytes().to_vec();
+        let mut errs: Vec<ConfigError> = Vec::new();
+        loop {
+            let current = String::from_utf8_lossy(&work).into_owned();
+            match toml::from_str::<Config>(&current) {
+                Ok(cfg) => {
+                    let semantic = cfg.validate(text, path);
+                    if errs.is_empty() && semantic.is_empty() {
+                        return Ok(cfg);
+                    }
+                    errs.extend(semantic);
+                    return Err(errs);
+                }
+                Err(e) => {
+                    let span = e.span();
+                    let pos = span
+                        .as_ref()
+                        .map(|s| {
+                            let (l, c) = line_col(text, s.start);
+                            format!(":{l}:{c}")
+                        })
+                        .unwrap_or_default();
+                    errs.push(ConfigError {
+                        path: path.to_string(),
+                        pos,
+                        message: e.message().to_string(),
+                    });
+                    let Some(span) = span else {
+                        return Err(errs);
+                    };
+                    let start = work[..span.start.min(work.len())]
+                        .iter()
+                        .rposition(|&b| b == b'\n')
+                        .map_or(0, |i| i + 1);
+                    let end = work[span.end.min(work.len())..]
+                        .iter()
+                        .position(|&b| b == b'\n')
+                        .map_or(work.len(), |i| span.end + i);
+                    let header =
+                        work[start..end].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+                    if header || errs.len() >= MAX_ERRORS || start >= end {
+                        return Err(errs);
+                    }
+                    for b in &mut work[start..end] {
+                        if *b != b'\n' {
+                            *b = b' ';
+                        }
+                    }
+                }
+            }
         }
     }
 
@@ -1148,6 +1222,56 @@ mod tests {
     #[test]
     fn empty_file_is_default() {
         assert_eq!(Config::parse("", "x").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn every_error_is_reported_in_one_run() {
+        let text = "[server]\nlisten = \"nope\"\nmax_body_bytes = \"ten\"\nlistn = 1\n\n[tiers.x]\nrequests_per_minute = 0\nrequests_per_day = 1\nlookback_days = 1\nscopes = [\n  \"read:iocs\",\n  7,\n]\n";
+        let e = Config::parse(text, "f").unwrap_err();
+        let at: Vec<&str> = e.iter().map(|e| e.pos.as_str()).collect();
+        // listen (type), max_body_bytes (type), listn (unknown), the
+        // multi-line scopes array (type), then requests_per_minute = 0
+        // (semantic, found once the rest parsed).
+        assert_eq!(e.len(), 5, "{e:?}");
+        assert!(at[0].starts_with(":2:"), "{at:?}");
+        assert!(at[1].starts_with(":3:"), "{at:?}");
+        assert!(at[2].starts_with(":4:"), "{at:?}");
+        assert!(
+            e[0].message.contains("not a listen address"),
+            "{}",
+            e[0].message
+        );
+        assert!(e.iter().any(|x| x.pos == ":7"), "{at:?}");
+    }
+
+    #[test]
+    fn listen_accepts_ip_port_and_localhost_only() {
+        assert_eq!(
+            parse_listen("0.0.0.0:8443").unwrap().to_string(),
+            "0.0.0.0:8443"
+        );
+        assert_eq!(parse_listen("[::1]:9").unwrap().to_string(), "[::1]:9");
+        assert_eq!(
+            parse_listen("localhost:8443").unwrap().to_string(),
+            "127.0.0.1:8443"
+        );
+        assert_eq!(
+            parse_listen("LOCALHOST:1").unwrap().to_string(),
+            "127.0.0.1:1"
+        );
+        let e = parse_listen("iocd.soc.lan:8443").unwrap_err();
+        assert!(
+            e.contains("not an IP address") && e.contains("127.0.0.1:8443"),
+            "{e}"
+        );
+        assert!(parse_listen("localhost:99999")
+            .unwrap_err()
+            .contains("not a port"));
+        assert!(parse_listen("8443")
+            .unwrap_err()
+            .contains("expected IP:PORT"));
+        let c = Config::parse("[server]\nlisten = \"localhost:9443\"\n", "f").unwrap();
+        assert_eq!(c.server.listen.to_string(), "127.0.0.1:9443");
     }
 
     #[test]

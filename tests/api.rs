@@ -577,7 +577,7 @@ fn cli_check_config_reports_lines() {
     let p = d.path().join("bad.toml");
     std::fs::write(
         &p,
-        "[server]\nlisten = \"localhost:80\"\n[tiers.x]\nrequests_per_minute = 1\n",
+        "[server]\nlisten = \"iocd.soc.lan:80\"\n[tiers.x]\nrequests_per_minute = 1\n",
     )
     .unwrap();
     let (code, _, err) = iocd(&["check-config", "--config", p.to_str().unwrap()]);

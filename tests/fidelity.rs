@@ -21,7 +21,7 @@ fn fixture(name: &str) -> String {
 /// `iocd import --json` into `data`; returns (exit code, summary, stderr).
 fn import(data: &Path, args: &[&str]) -> (i32, Value, String) {
     let d = data.display().to_string();
-    let mut all = vec!["import", "--data-dir", &d, "--json"];
+    let mut all = vec!["import", "--create", "--data-dir", &d, "--json"];
     all.extend_from_slice(args);
     let (code, out, err) = iocd(&all);
     let summary = out

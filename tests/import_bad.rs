@@ -14,18 +14,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn args(paths: Vec<PathBuf>) -> ImportArgs {
-    ImportArgs {
-        paths,
-        format: Format::Auto,
-        source: None,
-        confidence: None,
-        tags: Vec::new(),
-        columns: Vec::new(),
-        json: false,
-        config: None,
-        data_dir: None,
-        feed: None,
-    }
+    ImportArgs::for_paths(paths)
 }
 
 fn report<'s>(s: &'s Summary, file: &str) -> &'s FileReport {

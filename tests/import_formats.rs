@@ -330,16 +330,10 @@ fn whole_fixture_directory_into_a_store() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("store")).unwrap();
     let args = ImportArgs {
-        paths: vec![fixture("")],
-        format: Format::Auto,
         source: Some("fixtures".into()),
         confidence: Some(90),
         tags: vec!["test-run".into()],
-        columns: Vec::new(),
-        json: false,
-        config: None,
-        data_dir: None,
-        feed: None,
+        ..ImportArgs::for_paths(vec![fixture("")])
     };
     let s = import_cmd::import(&store, &args).unwrap();
     // Nine good files plus the two in bad/ (one fails: truncated JSON).

@@ -65,6 +65,7 @@ fn duplicate_rows_in_one_csv_keep_the_earliest_first_seen() {
     .unwrap();
     let (code, _, err) = iocd(&[
         "import",
+        "--create",
         csv.to_str().unwrap(),
         "--data-dir",
         data.to_str().unwrap(),
@@ -131,6 +132,7 @@ fn two_files_of_one_import_keep_both_sources_and_tags() {
     .unwrap();
     let (code, _, err) = iocd(&[
         "import",
+        "--create",
         inputs.to_str().unwrap(),
         "--data-dir",
         data.to_str().unwrap(),

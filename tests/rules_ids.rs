@@ -240,6 +240,7 @@ fn real_rule_tooling_accepts_the_rules() {
     std::fs::write(&list, values.join("\n")).unwrap();
     let (c, _, err) = iocd(&[
         "import",
+        "--create",
         list.to_str().unwrap(),
         "--data-dir",
         fixture.to_str().unwrap(),
@@ -253,6 +254,7 @@ fn real_rule_tooling_accepts_the_rules() {
         let data = tmp.path().join("eset");
         let (c, _, err) = iocd(&[
             "import",
+            "--create",
             eset.to_str().unwrap(),
             "--data-dir",
             data.to_str().unwrap(),

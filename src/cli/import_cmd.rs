@@ -17,7 +17,7 @@
 //!
 //! Exit code 1 when any file could not be read at all, else 0.
 
-use super::setup::{load_config, open_store_with_cache};
+use super::setup::{create_store_with_cache, load_config, open_store_with_cache};
 use crate::import::{parse_iter, text, FileError, Format, ImportDefaults, Item};
 use crate::ioc::Observation;
 use crate::store::{IngestReport, Store, StoreError};
@@ -45,7 +45,8 @@ const MAX_UNMAPPED_TYPES: usize = 64;
 /// OpenIOC 1.0/1.1 XML).
 #[derive(clap::Args, Debug, Clone)]
 pub struct ImportArgs {
-    /// Files or directories (walked recursively) to import.
+    /// Files or directories (walked recursively) to import; `-` reads
+    /// standard input.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Input format; `auto` detects it from each file's content.
@@ -78,6 +79,11 @@ pub struct ImportArgs {
     /// Set by a scheduled feed (`crate::feeds`), never on the command line.
     #[arg(skip)]
     pub feed: Option<crate::import::FeedDefaults>,
+    /// Create the store when the data directory has none (otherwise a
+    /// missing store is an error: a mistyped --data-dir must not start an
+    /// empty one).
+    #[arg(long)]
+    pub create: bool,
 }
 
 /// What happened to one file.
@@ -136,14 +142,58 @@ pub struct Summary {
     pub skipped_files: Vec<SkippedFile>,
 }
 
+impl ImportArgs {
+    /// The arguments of `iocd import PATHS...` with every option at its
+    /// default (format auto, no source/confidence/tags override, store
+    /// not created), for callers that import in-process (inbox, feeds,
+    /// tests); set the fields that differ.
+    pub fn for_paths(paths: Vec<PathBuf>) -> ImportArgs {
+        ImportArgs {
+            paths,
+            format: Format::Auto,
+            source: None,
+            confidence: None,
+            tags: Vec::new(),
+            columns: Vec::new(),
+            json: false,
+            config: None,
+            data_dir: None,
+            feed: None,
+            create: false,
+        }
+    }
+}
+
+/// Skipped files named one per line in the text summary; the rest are
+/// counted, and all are in the `--json` summary.
+const SHOWN_SKIPS: usize = 20;
+
 /// Runs `iocd import`; returns the exit code.
 pub fn run(args: &ImportArgs) -> Result<i32> {
     let cfg = load_config(args.config.as_deref(), args.data_dir.as_deref())?;
+    // `-` is standard input, as for backup and restore.
+    let stdin_args;
+    let args = if args.paths.iter().any(|p| p.as_os_str() == "-") {
+        let mut a = args.clone();
+        for p in &mut a.paths {
+            if p.as_os_str() == "-" {
+                *p = PathBuf::from("/dev/stdin");
+            }
+        }
+        stdin_args = a;
+        &stdin_args
+    } else {
+        args
+    };
     let summary = match super::import_live::import(&cfg.storage.data_dir, args)? {
         Some(s) => s,
         None => {
-            let store =
-                open_store_with_cache(&cfg.storage.data_dir, cfg.storage.import_cache_mib << 20)?;
+            let cache = cfg.storage.import_cache_mib << 20;
+            let store = if args.create {
+                create_store_with_cache(&cfg.storage.data_dir, cache)?
+            } else {
+                open_store_with_cache(&cfg.storage.data_dir, cache)?
+            };
             store.set_lifetimes(cfg.expiry.lifetimes());
             import(&store, args)?
         }
@@ -725,13 +775,21 @@ pub fn print_summary(s: &Summary) {
             eprintln!("FAILED {}: {reason}", f.path);
         }
     }
-    // Skips by name are expected; skips by content are judgement calls.
-    for f in s
+    // Every skipped file is named (up to SHOWN_SKIPS; the rest are in
+    // the --json summary): judgement calls by content first.
+    let (by_content, by_name): (Vec<&SkippedFile>, Vec<&SkippedFile>) = s
         .skipped_files
         .iter()
-        .filter(|f| f.reason.starts_with("text file"))
-    {
+        .partition(|f| f.reason.starts_with("text file"));
+    let skipped: Vec<&SkippedFile> = by_content.into_iter().chain(by_name).collect();
+    for f in skipped.iter().take(SHOWN_SKIPS) {
         eprintln!("skipped {}: {}", f.path, f.reason);
+    }
+    if skipped.len() > SHOWN_SKIPS {
+        eprintln!(
+            "... and {} more skipped files: run with --json for the full list (skipped_files)",
+            skipped.len() - SHOWN_SKIPS
+        );
     }
     for f in &s.files {
         for w in &f.warnings {

@@ -1,7 +1,7 @@
 //! `iocd init`: write a commented config, generate TLS material and the
 //! first admin key.
 
-use super::setup::{ensure_admin_key, load_config, open_store};
+use super::setup::{create_store_with_cache, ensure_admin_key, load_config};
 use crate::certs::ensure_certificates;
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
@@ -21,6 +21,13 @@ pub struct InitArgs {
     /// Overwrite an existing config file.
     #[arg(long)]
     pub force: bool,
+    /// Let `iocd serve` load generated demo IOCs (source `iocd-demo`) when
+    /// the store is empty. Without it the written config has
+    /// `seed_when_empty = false`: a managed install starts with a clean
+    /// production store. Remove demo data later with
+    /// `iocd purge --source iocd-demo`.
+    #[arg(long)]
+    pub demo: bool,
 }
 
 /// Runs `iocd init`. The admin key goes to stdout alone (scripts capture
@@ -36,6 +43,12 @@ pub fn run(args: &InitArgs) -> Result<i32> {
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
     let dd = std::fs::canonicalize(&args.data_dir).unwrap_or_else(|_| args.data_dir.clone());
     let mut text = crate::config::template(&dd);
+    if !args.demo {
+        text = text.replace(
+            "seed_when_empty = true",
+            "seed_when_empty = false  # written by `iocd init` without --demo (the built-in default is true)",
+        );
+    }
     if !args.names.is_empty() {
         let list = args
             .names
@@ -57,7 +70,7 @@ pub fn run(args: &InitArgs) -> Result<i32> {
         cfg.data_path(&cfg.tls.key),
     );
     ensure_certificates(&ca, &cert, &key, &cfg.tls.extra_names)?;
-    let store = open_store(&cfg.storage.data_dir)?;
+    let store = create_store_with_cache(&cfg.storage.data_dir, crate::store::DEFAULT_CACHE_BYTES)?;
     let (_, new_key) = crate::ops::backup_key::load_or_create(&cfg.storage.data_dir)?;
     eprintln!("Wrote {}", args.config.display());
     if new_key {

@@ -1,6 +1,6 @@
 //! `iocd serve`: run the appliance.
 
-use super::setup::{ensure_admin_key, load_config, open_store_with_cache};
+use super::setup::{create_store_with_cache, ensure_admin_key, load_config};
 use crate::certs::{ensure_certificates, reloadable_server_config, CertResolver};
 use crate::config::Config;
 use crate::http::{server, AppState};
@@ -21,8 +21,8 @@ pub struct ServeArgs {
     /// Data directory (overrides the config).
     #[arg(long, env = "IOCD_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// HTTPS listen address, IP:PORT (overrides the config).
-    #[arg(long)]
+    /// HTTPS listen address, IP:PORT or localhost:PORT (overrides the config).
+    #[arg(long, value_parser = crate::config::parse_listen)]
     pub listen: Option<SocketAddr>,
     /// Do not load demo data into an empty store.
     #[arg(long)]
@@ -221,7 +221,7 @@ pub fn run(args: &ServeArgs) -> Result<i32> {
         cfg.demo.seed_when_empty = false;
     }
     let dd = cfg.storage.data_dir.clone();
-    let store = Arc::new(open_store_with_cache(&dd, cfg.storage.cache_mib << 20)?);
+    let store = Arc::new(create_store_with_cache(&dd, cfg.storage.cache_mib << 20)?);
     store.set_lifetimes(cfg.expiry.lifetimes());
     let (ca, cert, key) = (
         cfg.data_path(&cfg.tls.ca),
@@ -294,12 +294,7 @@ pub fn run(args: &ServeArgs) -> Result<i32> {
         });
         let l = tokio::net::TcpListener::bind(cfg.server.listen)
             .await
-            .with_context(|| {
-                format!(
-                    "cannot listen on {} (in use, or a privileged port?)",
-                    cfg.server.listen
-                )
-            })?;
+            .map_err(|e| bind_error(cfg.server.listen, &e))?;
         let plain = match cfg.server.plaintext_listen {
             Some(a) => Some(
                 tokio::net::TcpListener::bind(a)
@@ -350,4 +345,34 @@ pub fn run(args: &ServeArgs) -> Result<i32> {
     store.flush()?;
     super::notice("iocd stopped; store flushed.");
     Ok(0)
+}
+
+/// Why the HTTPS listener could not be bound, and how to pick another
+/// address: a busy port on the first start is the most common newcomer
+/// stop.
+fn bind_error(addr: SocketAddr, e: &std::io::Error) -> anyhow::Error {
+    let how = format!(
+        "choose another with `iocd serve --listen {}:PORT` (or [server] listen in the config)",
+        match addr {
+            SocketAddr::V4(a) => a.ip().to_string(),
+            SocketAddr::V6(a) => format!("[{}]", a.ip()),
+        }
+    );
+    let why = match e.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "port {} on {} is already in use by another process (see `ss -ltnp 'sport = :{}'`)",
+            addr.port(),
+            addr.ip(),
+            addr.port()
+        ),
+        std::io::ErrorKind::PermissionDenied => format!(
+            "port {} is privileged (below 1024) and this process may not bind it",
+            addr.port()
+        ),
+        std::io::ErrorKind::AddrNotAvailable => {
+            format!("{} is not an address of this host", addr.ip())
+        }
+        _ => e.to_string(),
+    };
+    anyhow::anyhow!("cannot listen on {addr}: {why}; {how}")
 }

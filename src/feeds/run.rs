@@ -246,20 +246,16 @@ fn fetch_and_import(
         });
     }
     let args = ImportArgs {
-        paths: files,
         format: f.format.import_format(),
-        source: None,
         confidence: f.confidence,
         tags: f.tags.clone(),
         columns: f.columns.clone(),
-        json: false,
-        config: None,
-        data_dir: None,
         feed: Some(FeedDefaults {
             source: f.name.clone(),
             reference: f.display_url(),
             tlp: f.tlp(),
         }),
+        ..ImportArgs::for_paths(files)
     };
     let summary = import(store, &args).map_err(|e| fail(e.context("importing into the store")))?;
     let counts = Counts {

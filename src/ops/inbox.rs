@@ -69,7 +69,6 @@
 
 use crate::cli::import_cmd::{import, ImportArgs, Summary};
 use crate::config::{Config, WatchMode};
-use crate::import::Format;
 use crate::store::Store;
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -468,16 +467,8 @@ fn process(store: &Store, inbox: &Inbox, path: &Path, name: &str, fp: &Fingerpri
 /// Imports the claimed drop; decides processed or failed.
 fn import_drop(store: &Store, inbox: &Inbox, claimed: &Path) -> Outcome {
     let args = ImportArgs {
-        paths: vec![claimed.to_path_buf()],
-        format: Format::Auto,
         source: Some(inbox.source.clone()),
-        confidence: None,
-        tags: Vec::new(),
-        columns: Vec::new(),
-        json: false,
-        config: None,
-        data_dir: None,
-        feed: None,
+        ..ImportArgs::for_paths(vec![claimed.to_path_buf()])
     };
     match import(store, &args) {
         Err(e) => Outcome {
