@@ -27,23 +27,10 @@ pub fn looks_like(bytes: &[u8]) -> bool {
     matches!(root(bytes).as_deref(), Some("rss" | "feed" | "RDF"))
 }
 
-/// The local name of the root element of an XML document (first 64 KiB).
+/// The local name of the root element of an XML document (first 64 KiB);
+/// see [`crate::import::xml_root::root_element`].
 pub fn root(bytes: &[u8]) -> Option<String> {
-    let head = &bytes[..bytes.len().min(64 * 1024)];
-    let head = match std::str::from_utf8(head) {
-        Ok(t) => t,
-        Err(e) => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or(""),
-    };
-    let mut r = Reader::from_str(head);
-    loop {
-        match r.read_event() {
-            Ok(Event::Start(e)) | Ok(Event::Empty(e)) => {
-                return Some(String::from_utf8_lossy(e.local_name().as_ref()).into_owned())
-            }
-            Ok(Event::Eof) | Err(_) => return None,
-            Ok(_) => {}
-        }
-    }
+    crate::import::xml_root::root_element(bytes)
 }
 
 #[derive(Default)]

@@ -31,6 +31,7 @@ pub mod misp;
 pub mod openioc;
 pub mod stix;
 pub mod text;
+pub mod xml_root;
 
 use crate::ioc::{normalize, IocError, IocType, Normalized, Observation, Source, Tlp};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};

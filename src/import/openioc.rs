@@ -89,20 +89,7 @@ fn term(search: &str) -> Option<Term> {
 /// True when `bytes` (after a BOM and whitespace) start an XML document
 /// whose root element is `ioc` or `OpenIOC`.
 pub(crate) fn looks_like(bytes: &[u8]) -> bool {
-    let head = &bytes[..bytes.len().min(64 * 1024)];
-    // A cut in the middle of a character: look at the valid part.
-    let head = match std::str::from_utf8(head) {
-        Ok(t) => t,
-        Err(e) => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or(""),
-    };
-    let mut r = Reader::from_str(head);
-    loop {
-        match r.read_event() {
-            Ok(Event::Start(e)) | Ok(Event::Empty(e)) => return is_root(&e),
-            Ok(Event::Eof) | Err(_) => return false,
-            Ok(_) => {}
-        }
-    }
+    super::xml_root::root_element(bytes).is_some_and(|r| r == "ioc" || r == "OpenIOC")
 }
 
 fn is_root(e: &BytesStart) -> bool {
