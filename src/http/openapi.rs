@@ -190,6 +190,53 @@ fn operation(h: Handler) -> (String, String, Vec<Value>, Value) {
     }
 }
 
+/// The `operationId` of a v1 route: the seed's names for its two
+/// documented exports (`exportSTIX`, `exportMISP`), the same pattern for
+/// the other exports and rules, lower camel case of the handler otherwise.
+fn operation_id(h: Handler) -> String {
+    match h {
+        Handler::Stix => "exportSTIX".into(),
+        Handler::Misp => "exportMISP".into(),
+        Handler::Cef => "exportCEF".into(),
+        Handler::OpenIoc => "exportOpenIOC".into(),
+        Handler::Sigma => "exportSigmaRules".into(),
+        Handler::Suricata => "exportSuricataRules".into(),
+        Handler::Snort => "exportSnortRules".into(),
+        Handler::ListIocsCsv => "listIocsCsv".into(),
+        other => lower_camel(&format!("{other:?}")),
+    }
+}
+
+fn lower_camel(name: &str) -> String {
+    let mut c = name.chars();
+    c.next()
+        .map(|f| f.to_ascii_lowercase().to_string() + c.as_str())
+        .unwrap_or_default()
+}
+
+/// Routes whose 200 answer can carry `X-Next-Cursor` (one page of a
+/// longer result).
+fn pages(h: Handler) -> bool {
+    matches!(
+        h,
+        Handler::ListIocs
+            | Handler::ListIocsCsv
+            | Handler::Stix
+            | Handler::Misp
+            | Handler::Cef
+            | Handler::OpenIoc
+            | Handler::Sigma
+            | Handler::Suricata
+            | Handler::Snort
+            | Handler::ListArticles
+            | Handler::ExportArticles
+    )
+}
+
+/// The API overview (`info.description`): authentication, rate limits,
+/// errors, STIX/TAXII, as the seed's documents open.
+const OVERVIEW: &str = "SOC Defenders Threat Intelligence API, served on-prem by iocd: IOC listing (JSON/CSV), STIX 2.1 / MISP / CEF / OpenIOC exports, Sigma, Suricata and Snort rules, single and bulk lookup, statistics, articles, API keys and TAXII 2.1.\n\n## Authentication\nSend the API key as `Authorization: Bearer sk_live_...`, `X-API-Key: sk_live_...`, `?api_key=sk_live_...`, or HTTP Basic with the key as password (TAXII clients). Each key has a tier (limits, lookback window) and scopes; a route names its scope in `x-required-scope`.\n\n## Rate limiting\nToken buckets per key, per minute and per day. Every response to a request with a valid key carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` (Unix seconds); a 429 adds `Retry-After` and `details` `limit`, `window`, `reset_at`, `tier`. Failed authentication is limited per client address (429 with `tier` `unauthenticated`).\n\n## Errors\nEvery error is `{\"error\": {\"code\", \"message\", \"details\", \"request_id\"}}`; the request id is also in `X-Request-Id` and the server log. Enum values are case-insensitive and `tlp=white` means `clear`; other values are 400 `invalid_parameter` with the allowed list. An `Accept` the route cannot serve is 406 `not_acceptable`.\n\n## STIX and TAXII\nSTIX 2.1 bundles with deterministic ids (UUIDv5 of type and value), TLP marking definitions, valid_until from the expiry rules. TAXII 2.1 under `/api/taxii2/` (discovery, the `iocs` API root, collections per IOC type, objects with `added_after` / `next` paging, manifest, versions, a `submissions` collection for POST).";
+
 /// The request body of the v1 routes that take one.
 fn request_body(h: Handler) -> Option<Value> {
     let text = json!({"type": "string", "description": "One value per line; blank lines and # comments skipped."});
@@ -304,6 +351,7 @@ fn taxii_paths(paths: &mut Map<String, Value>) {
         }
         let mut op = json!({
             "summary": r.summary,
+            "operationId": format!("taxii{:?}", r.endpoint),
             "tags": ["TAXII"],
             "parameters": params,
             "responses": responses,
@@ -323,6 +371,18 @@ fn taxii_paths(paths: &mut Map<String, Value>) {
 
 /// The document. Error responses and security schemes follow the spec
 /// overview (envelope, Bearer / X-API-Key / api_key, Basic for TAXII).
+/// `server_url` (the `https://host:port` the request reached) fills
+/// `servers`; without it the document has none (relative to where it was
+/// fetched).
+pub fn document_for(server_url: Option<&str>) -> Value {
+    let mut d = document();
+    if let Some(u) = server_url {
+        d["servers"] = json!([{"url": u, "description": "this iocd"}]);
+    }
+    d
+}
+
+/// [`document_for`] without `servers`.
 pub fn document() -> Value {
     let mut paths: Map<String, Value> = Map::new();
     for r in ROUTES {
@@ -343,7 +403,44 @@ pub fn document() -> Value {
                 }
             }
         }
-        let mut op = json!({"summary": summary, "tags": [tag], "parameters": params, "responses": responses});
+        if let Some(obj) = responses.as_object_mut() {
+            if r.method != hyper::Method::POST && r.method != hyper::Method::DELETE {
+                obj.insert(
+                    "406".into(),
+                    json!({"$ref": "#/components/responses/NotAcceptable"}),
+                );
+            }
+            if pages(r.handler) {
+                if let Some(ok) = obj.get_mut("200") {
+                    ok["headers"] =
+                        json!({"X-Next-Cursor": {"$ref": "#/components/headers/X-Next-Cursor"}});
+                }
+            }
+            if r.scope.is_some() {
+                for (code, resp) in obj.iter_mut() {
+                    if code.starts_with('2') {
+                        let h = resp.as_object_mut().and_then(|o| {
+                            o.entry("headers")
+                                .or_insert_with(|| json!({}))
+                                .as_object_mut()
+                        });
+                        if let Some(h) = h {
+                            for name in [
+                                "X-RateLimit-Limit",
+                                "X-RateLimit-Remaining",
+                                "X-RateLimit-Reset",
+                            ] {
+                                h.insert(
+                                    name.into(),
+                                    json!({"$ref": format!("#/components/headers/{name}")}),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let mut op = json!({"summary": summary, "operationId": operation_id(r.handler), "tags": [tag], "parameters": params, "responses": responses});
         match r.scope {
             Some(s) => {
                 op["security"] = json!([{"BearerAuth": []}, {"ApiKeyAuth": []}, {"ApiKeyQuery": []}, {"BasicAuth": []}]);
@@ -370,8 +467,20 @@ pub fn document() -> Value {
         "info": {
             "title": "SOC Defenders Threat Intelligence API (iocd on-prem)",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "IOC listing, STIX 2.1 / MISP / CEF / OpenIOC exports, TAXII 2.1 collections, lookup, statistics and API keys, served by iocd."
+            "description": OVERVIEW
         },
+        "tags": [
+            {"name": "IOCs", "description": "Listing, one IOC, submission and false-positive removal"},
+            {"name": "Export Formats", "description": "STIX 2.1, MISP, CEF and OpenIOC exports of the same selection"},
+            {"name": "Detection Rules", "description": "Sigma, Suricata and Snort rules for the selected IOCs"},
+            {"name": "Lookup", "description": "One value or up to 1000, with risk, techniques and hunting queries"},
+            {"name": "Statistics", "description": "Totals and the timeline of additions"},
+            {"name": "Articles", "description": "Feeds and reports with their extracted IOCs"},
+            {"name": "API Keys", "description": "Create, list and revoke keys (admin)"},
+            {"name": "Feeds", "description": "Scheduled feeds and their status (admin)"},
+            {"name": "TAXII", "description": "TAXII 2.1 discovery, API root, collections, objects, manifest, status"},
+            {"name": "Meta", "description": "Health, metrics and this document"}
+        ],
         "paths": paths,
         "components": {
             "schemas": {"Error": {
@@ -392,7 +501,20 @@ pub fn document() -> Value {
                 "BadRequest": resp("Invalid parameter or body (code invalid_parameter / invalid_body)"),
                 "Unauthorized": resp("Authentication required or invalid (missing_api_key / invalid_api_key)"),
                 "Forbidden": resp("Insufficient scope (insufficient_scope)"),
-                "RateLimitExceeded": resp("Rate limit exceeded (rate_limit_exceeded); see Retry-After"),
+                "RateLimitExceeded": {
+                    "description": "Rate limit exceeded (rate_limit_exceeded); details limit, window, reset_at, tier",
+                    "content": {"application/json": {"schema": err, "example": {"error": {
+                        "code": "rate_limit_exceeded", "message": "Rate limit exceeded. Please wait before making more requests.",
+                        "details": {"limit": 10, "window": "minute", "reset_at": "2026-05-15T12:01:00Z", "tier": "free"},
+                        "request_id": "req_3f9c0c3d6a1e4b2f"}}}},
+                    "headers": {
+                        "Retry-After": {"$ref": "#/components/headers/Retry-After"},
+                        "X-RateLimit-Limit": {"$ref": "#/components/headers/X-RateLimit-Limit"},
+                        "X-RateLimit-Remaining": {"$ref": "#/components/headers/X-RateLimit-Remaining"},
+                        "X-RateLimit-Reset": {"$ref": "#/components/headers/X-RateLimit-Reset"}
+                    }
+                },
+                "NotAcceptable": resp("The Accept header admits none of the route's media types (not_acceptable; details.supported lists them)"),
                 "ServerBusy": resp("Every API key verification slot is busy (server_busy); retry after Retry-After. Keys already verified are not affected"),
                 "TaxiiBadRequest": taxii_resp("Invalid parameter or body"),
                 "TaxiiUnauthorized": taxii_resp("Authentication required or invalid"),
@@ -403,6 +525,13 @@ pub fn document() -> Value {
                 "TaxiiUnsupportedMediaType": taxii_resp("Content-Type is not application/taxii+json;version=2.1"),
                 "TaxiiRateLimitExceeded": taxii_resp("Rate limit exceeded; see Retry-After"),
                 "TaxiiServerBusy": taxii_resp("Every API key verification slot is busy; retry after Retry-After"),
+            },
+            "headers": {
+                "X-RateLimit-Limit": {"description": "Requests per minute of the key's tier", "schema": {"type": "integer"}},
+                "X-RateLimit-Remaining": {"description": "Requests left in the current minute", "schema": {"type": "integer"}},
+                "X-RateLimit-Reset": {"description": "Unix time (seconds) when the minute bucket is full again", "schema": {"type": "integer"}},
+                "Retry-After": {"description": "Seconds to wait before the next request", "schema": {"type": "integer"}},
+                "X-Next-Cursor": {"description": "Cursor of the next page (pass as cursor); absent on the last page", "schema": {"type": "string"}}
             },
             "securitySchemes": {
                 "BearerAuth": {"type": "http", "scheme": "bearer"},
@@ -426,6 +555,46 @@ mod tests {
             assert!(op.is_object(), "{} {} missing", r.method, r.pattern);
             assert_eq!(op["x-required-scope"].as_str(), r.scope, "{}", r.pattern);
         }
+    }
+
+    #[test]
+    fn operation_ids_are_unique_and_tags_declared() {
+        let d = document_for(Some("https://iocd.soc.lan:8443"));
+        assert_eq!(d["servers"][0]["url"], "https://iocd.soc.lan:8443");
+        let declared: std::collections::BTreeSet<&str> = d["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        let mut ids = std::collections::BTreeSet::new();
+        let mut n = 0;
+        for (path, item) in d["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                n += 1;
+                let id = op["operationId"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{method} {path}"));
+                assert!(ids.insert(id.to_string()), "duplicate operationId {id}");
+                for t in op["tags"].as_array().unwrap() {
+                    assert!(declared.contains(t.as_str().unwrap()), "{path}: tag {t}");
+                }
+            }
+        }
+        assert_eq!(n, ROUTES.len() + crate::taxii::ROUTES.len());
+        assert!(ids.contains("exportSTIX") && ids.contains("exportMISP"));
+        let r429 = &d["components"]["responses"]["RateLimitExceeded"]["headers"];
+        for h in [
+            "Retry-After",
+            "X-RateLimit-Limit",
+            "X-RateLimit-Remaining",
+            "X-RateLimit-Reset",
+        ] {
+            assert!(r429[h].is_object(), "{h}");
+        }
+        let list = &d["paths"]["/api/v1/iocs"]["get"]["responses"];
+        assert!(list["200"]["headers"]["X-Next-Cursor"].is_object());
+        assert!(list["406"].is_object());
     }
 
     #[test]

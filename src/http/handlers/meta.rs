@@ -19,11 +19,31 @@ pub fn health(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
 }
 
 /// `GET /api/openapi.json` (no auth): the OpenAPI 3 document.
-pub fn openapi(_ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
+///
+/// `servers` names `https://` + the request's `Host` (the address the
+/// client reached; `:authority` on HTTP/2) when it is a plain
+/// host\[:port\].
+pub fn openapi(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let host = ctx
+        .parts
+        .headers
+        .get(hyper::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        // HTTP/2 carries it as the :authority of the URI.
+        .or_else(|| ctx.parts.uri.authority().map(|a| a.as_str()))
+        .filter(|h| {
+            !h.is_empty()
+                && h.len() <= 255
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })
+        .map(|h| format!("https://{h}"));
     Ok(bytes_response(
         StatusCode::OK,
         "application/json",
-        crate::http::openapi::document().to_string().into_bytes(),
+        crate::http::openapi::document_for(host.as_deref())
+            .to_string()
+            .into_bytes(),
     ))
 }
 

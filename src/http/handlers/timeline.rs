@@ -85,7 +85,10 @@ pub async fn timeline(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
             }
         }
         buckets.push(Bucket {
-            start: ts(Utc.timestamp_opt(i64::from(lo) * 3600, 0).single().unwrap_or(since)),
+            start: ts(Utc
+                .timestamp_opt(i64::from(lo) * 3600, 0)
+                .single()
+                .unwrap_or(since)),
             total: counts.iter().sum(),
             by_type: ByType {
                 types: &types,
@@ -102,7 +105,7 @@ pub async fn timeline(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     };
     // Serialized straight from these structs: a 720-bucket answer built as
     // a serde_json::Value tree spent most of its time in map inserts.
-    let body = serde_json::to_vec(&answer).map_err(|e| ApiError::internal(e))?;
+    let body = serde_json::to_vec(&answer).map_err(ApiError::internal)?;
     Ok(bytes_response(StatusCode::OK, "application/json", body))
 }
 
