@@ -44,6 +44,10 @@ pub struct Server {
     pub base: String,
     pub keys: Keys,
     pub client: reqwest::blocking::Client,
+    /// `IOCD_LOG` of the next [`Server::spawn`] (default `warn`).
+    pub log_level: &'static str,
+    /// Every stderr line of the running server (its log).
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 fn create_key(cfg: &Path, name: &str, tier: &str, scopes: Option<&str>) -> String {
@@ -72,6 +76,7 @@ impl Server {
         let config = dir.path().join("iocd.toml");
         let (code, out, err) = iocd(&[
             "init",
+            "--demo",
             "--data-dir",
             data.to_str().unwrap(),
             "--config",
@@ -111,6 +116,8 @@ impl Server {
                 extra,
             },
             client: reqwest::blocking::Client::new(),
+            log_level: "warn",
+            log: Default::default(),
         };
         s.spawn();
         s
@@ -134,16 +141,18 @@ impl Server {
                 "--listen",
                 "127.0.0.1:0",
             ])
-            .env("IOCD_LOG", "warn")
+            .env("IOCD_LOG", self.log_level)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn serve");
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let log = self.log.clone();
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                log.lock().unwrap().push(line.clone());
                 if !sent {
                     if let Some(rest) = line.split("listening on https://").nth(1) {
                         let addr = rest.split('/').next().unwrap().to_string();
