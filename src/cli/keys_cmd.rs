@@ -26,6 +26,11 @@ pub struct KeysArgs {
     /// Data directory (overrides the config).
     #[arg(long, global = true, env = "IOCD_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Create the store when the data directory has none (the package's
+    /// first install creates its first admin key so); otherwise a missing
+    /// store is an error.
+    #[arg(long, global = true)]
+    pub create: bool,
 }
 
 /// The key subcommands (also the control socket's `keys` request).
@@ -74,7 +79,14 @@ pub fn run(args: &KeysArgs) -> Result<i32> {
     if let Some(code) = super::live::run_remote(&cfg.storage.data_dir, &req)? {
         return Ok(code);
     }
-    let store = open_store(&cfg.storage.data_dir)?;
+    let store = if args.create {
+        super::setup::create_store_with_cache(
+            &cfg.storage.data_dir,
+            crate::store::DEFAULT_CACHE_BYTES,
+        )?
+    } else {
+        open_store(&cfg.storage.data_dir)?
+    };
     let (stdout, stderr) = (std::io::stdout(), std::io::stderr());
     execute(
         &store,
