@@ -344,10 +344,17 @@ fn import_during_serve_with_concurrent_reads_loses_nothing() {
         let (stop, ok, bad) = (stop.clone(), ok.clone(), bad.clone());
         std::thread::spawn(move || {
             while !stop.load(Ordering::SeqCst) {
+                // Each route's own media type (a v1 route answers 406 to
+                // a TAXII-only Accept).
+                let accept = if url.contains("/taxii2/") {
+                    "application/taxii+json;version=2.1"
+                } else {
+                    "application/json"
+                };
                 let r = client
                     .get(&url)
                     .bearer_auth(&key)
-                    .header("Accept", "application/taxii+json;version=2.1")
+                    .header("Accept", accept)
                     .send();
                 match r {
                     Ok(r) if r.status() == 200 => {
