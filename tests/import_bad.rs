@@ -165,6 +165,7 @@ fn failed_files_leave_the_store_unchanged_and_exit_1() {
         .collect(),
     );
     a.data_dir = Some(data.path().to_path_buf());
+    a.create = true;
     assert_eq!(import_cmd::run(&a).unwrap(), 1);
     let store = Store::open(&data.path().join("store")).unwrap();
     assert_eq!(store.total().unwrap(), 0);
