@@ -25,7 +25,7 @@ fn send(
     path: &str,
     key: Option<&str>,
     place: Place,
-) -> reqwest::blocking::Response {
+) -> common::Response {
     let path = path.replace("{id}", "00000000-0000-0000-0000-000000000000");
     let mut url = s.url(&path);
     let m = reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap();
@@ -702,4 +702,71 @@ fn read_responses_are_cached_until_a_write() {
     // Errors are never cached.
     let (st, c, _, _) = get("/api/v1/iocs?limit=0", pro);
     assert_eq!((st, c.as_str()), (400, ""));
+}
+
+/// The conformance helper every harness request goes through fails on a
+/// wrong type, an undocumented status or media type, and a non-envelope error.
+#[test]
+fn conformance_helper_catches_drift() {
+    let ok = json!({"status": "ok", "version": "1", "uptime_seconds": 3}).to_string();
+    assert_eq!(
+        common::conformance::check(
+            "GET",
+            "/api/v1/health",
+            200,
+            Some("application/json"),
+            None,
+            ok.as_bytes()
+        ),
+        Ok(())
+    );
+    let bad = json!({"status": "ok", "version": "1", "uptime_seconds": "3"}).to_string();
+    assert!(common::conformance::check(
+        "GET",
+        "/api/v1/health",
+        200,
+        Some("application/json"),
+        None,
+        bad.as_bytes()
+    )
+    .is_err());
+    assert!(common::conformance::check(
+        "GET",
+        "/api/v1/health",
+        418,
+        Some("application/json"),
+        None,
+        ok.as_bytes()
+    )
+    .is_err());
+    assert!(common::conformance::check(
+        "GET",
+        "/api/v1/health",
+        200,
+        Some("text/csv"),
+        None,
+        ok.as_bytes()
+    )
+    .is_err());
+    let err =
+        json!({"error": {"code": "not_found", "message": "m", "request_id": "r"}}).to_string();
+    assert_eq!(
+        common::conformance::check(
+            "GET",
+            "/nope",
+            404,
+            Some("application/json"),
+            None,
+            err.as_bytes()
+        ),
+        Ok(())
+    );
+    assert!(
+        common::conformance::check("GET", "/nope", 404, Some("application/json"), None, b"{}")
+            .is_err()
+    );
+    assert!(
+        common::conformance::check("GET", "/nope", 200, Some("application/json"), None, b"{}")
+            .is_err()
+    );
 }

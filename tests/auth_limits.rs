@@ -249,7 +249,7 @@ fn create_key_over_api(s: &Server, body: Value) -> (String, Value) {
     (v["key"].as_str().unwrap().to_string(), v)
 }
 
-fn revoke_over_api(s: &Server, id: &str) -> reqwest::blocking::Response {
+fn revoke_over_api(s: &Server, id: &str) -> common::Response {
     s.client
         .delete(s.url(&format!("/api/v1/keys/{id}")))
         .bearer_auth(&s.keys.admin)

@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 
 const NO_DEMO: &str = "[demo]\nseed_when_empty = false\n";
 
-fn rate_headers(r: &reqwest::blocking::Response) -> Option<(u64, u64, u64)> {
+fn rate_headers(r: &common::Response) -> Option<(u64, u64, u64)> {
     let h = r.headers();
     let n = |k: &str| h.get(k)?.to_str().ok()?.parse::<u64>().ok();
     Some((

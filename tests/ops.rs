@@ -23,14 +23,16 @@ fn data(s: &Server) -> PathBuf {
 }
 
 /// A client trusting only the CA in `ca` (a fresh connection pool).
-fn client_trusting(ca: &Path) -> reqwest::blocking::Client {
+fn client_trusting(ca: &Path) -> common::Client {
     let pem = std::fs::read(ca).unwrap();
-    reqwest::blocking::Client::builder()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
+    common::Client::from(
+        reqwest::blocking::Client::builder()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap(),
+    )
 }
 
 fn sighup(s: &Server) {

@@ -64,7 +64,7 @@ fn age_store(data: &Path, days: i64) {
     db.flush().unwrap();
 }
 
-fn taxii_get(s: &Server, path: &str, key: &str) -> reqwest::blocking::Response {
+fn taxii_get(s: &Server, path: &str, key: &str) -> common::Response {
     s.client
         .get(s.url(path))
         .bearer_auth(key)

@@ -5,8 +5,8 @@
 
 mod common;
 
+use common::Response;
 use common::Server;
-use reqwest::blocking::Response;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -3,6 +3,10 @@
 
 #![allow(dead_code)]
 
+pub mod client;
+pub mod conformance;
+pub use client::{Client, Response};
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -43,7 +47,8 @@ pub struct Server {
     pub child: Option<Child>,
     pub base: String,
     pub keys: Keys,
-    pub client: reqwest::blocking::Client,
+    /// Checks every answer against the OpenAPI document ([`conformance`]).
+    pub client: Client,
     /// `IOCD_LOG` of the next [`Server::spawn`] (default `warn`).
     pub log_level: &'static str,
     /// Every stderr line of the running server (its log).
@@ -115,7 +120,7 @@ impl Server {
                 revoked,
                 extra,
             },
-            client: reqwest::blocking::Client::new(),
+            client: Client::default(),
             log_level: "warn",
             log: Default::default(),
         };
@@ -167,11 +172,13 @@ impl Server {
             .expect("server did not start");
         self.base = format!("https://{addr}");
         let ca = std::fs::read(self.ca()).unwrap();
-        self.client = reqwest::blocking::Client::builder()
-            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap();
+        self.client = Client::from(
+            reqwest::blocking::Client::builder()
+                .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+        );
         self.child = Some(child);
     }
 
@@ -198,7 +205,7 @@ impl Server {
         format!("{}{}", self.base, path)
     }
 
-    pub fn get(&self, path: &str, key: &str) -> reqwest::blocking::Response {
+    pub fn get(&self, path: &str, key: &str) -> Response {
         self.client
             .get(self.url(path))
             .bearer_auth(key)
@@ -212,12 +219,7 @@ impl Server {
         r.json().unwrap()
     }
 
-    pub fn post_json(
-        &self,
-        path: &str,
-        key: &str,
-        body: &serde_json::Value,
-    ) -> reqwest::blocking::Response {
+    pub fn post_json(&self, path: &str, key: &str, body: &serde_json::Value) -> Response {
         self.client
             .post(self.url(path))
             .bearer_auth(key)

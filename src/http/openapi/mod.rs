@@ -2,7 +2,11 @@
 //! table so a route cannot be served without being documented (a test
 //! checks every row).
 
+mod schemas;
+mod taxii;
+
 use super::router::{Handler, ROUTES};
+use schemas::reference;
 use serde_json::{json, Map, Value};
 
 fn q(name: &str, desc: &str, schema: Value) -> Value {
@@ -41,6 +45,7 @@ fn include_expired() -> Value {
 
 fn operation(h: Handler) -> (String, String, Vec<Value>, Value) {
     let ok_json = |d: &str| json!({"200": {"description": d, "content": {"application/json": {"schema": {"type": "object"}}}}});
+    let ok_ref = |d: &str, name: &str| json!({"200": {"description": d, "content": {"application/json": {"schema": reference(name)}}}});
     let ok_ct = |d: &str, ct: &str| json!({"200": {"description": d, "content": {ct: {"schema": {"type": "string"}}}}});
     let mut full = listing_params(true);
     full.extend([
@@ -77,22 +82,22 @@ fn operation(h: Handler) -> (String, String, Vec<Value>, Value) {
     );
     let id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}});
     match h {
-        Handler::Health => ("Health check (no authentication)".into(), "Meta".into(), vec![], ok_json("Service status")),
+        Handler::Health => ("Health check (no authentication)".into(), "Meta".into(), vec![], ok_ref("Service status", "Health")),
         Handler::OpenApi => ("This OpenAPI document".into(), "Meta".into(), vec![], ok_json("OpenAPI 3 document")),
         Handler::ListIocs => {
             let mut p = full.clone();
             p.push(q("format", "json (default) or csv.", json!({"type": "string", "enum": ["json", "csv"], "default": "json"})));
-            ("List IOCs".into(), "IOCs".into(), p, ok_json("{\"data\": [IOC], \"count\": n, \"next_cursor\": string|null}"))
+            ("List IOCs".into(), "IOCs".into(), p, json!({"200": {"description": "One page of IOCs (format=csv: the CSV of GET /api/v1/iocs/csv)", "content": {"application/json": {"schema": reference("IOCList")}, "text/csv": {"schema": {"type": "string"}}}}}))
         }
         Handler::ListIocsCsv => ("List IOCs as CSV (RFC 4180, formula injection neutralized)".into(), "IOCs".into(), full.clone(), ok_ct("CSV", "text/csv")),
-        Handler::GetIoc => ("One IOC by id".into(), "IOCs".into(), vec![id.clone()], ok_json("The IOC, with expires_at (null: its type never expires) and expired (403 outside_lookback when it was last changed before the tier's lookback window)")),
+        Handler::GetIoc => ("One IOC by id".into(), "IOCs".into(), vec![id.clone()], ok_ref("The IOC, with expires_at (null: its type never expires) and expired (403 outside_lookback when it was last changed before the tier's lookback window)", "IOC")),
         Handler::PostIocs => (
             "Submit IOCs: a JSON array (strings or objects with value, type, confidence, tlp, tags, source, reference, description, techniques, to_ids, first_seen) or text/plain, one per line".into(),
             "IOCs".into(),
             vec![],
-            ok_json("Counts new/updated/unchanged/suppressed/rejected with reasons; answered after the batch is durable"),
+            ok_ref("Counts new/updated/unchanged/suppressed/rejected with reasons; answered after the batch is durable", "SubmitResult"),
         ),
-        Handler::DeleteIoc => ("Delete a false positive (kept as a tombstone so re-imports skip it)".into(), "IOCs".into(), vec![id.clone(), q("reason", "Why it was deleted.", json!({"type": "string"}))], ok_json("The deleted IOC")),
+        Handler::DeleteIoc => ("Delete a false positive (kept as a tombstone so re-imports skip it)".into(), "IOCs".into(), vec![id.clone(), q("reason", "Why it was deleted.", json!({"type": "string"}))], ok_ref("The deleted IOC", "DeletedIOC")),
         Handler::Stix => {
             let mut p = listing_params(true);
             p.extend([
@@ -101,12 +106,12 @@ fn operation(h: Handler) -> (String, String, Vec<Value>, Value) {
                 q("include_tlp_markings", "Include the TLP marking-definition objects.", json!({"type": "boolean", "default": false})),
                 tlp.clone(),
             ]);
-            ("Export IOCs as a STIX 2.1 bundle".into(), "Export Formats".into(), p, ok_ct("STIX 2.1 bundle", "application/stix+json;version=2.1"))
+            ("Export IOCs as a STIX 2.1 bundle".into(), "Export Formats".into(), p, json!({"200": {"description": "STIX 2.1 bundle (format=objects: the objects array alone)", "content": {"application/stix+json;version=2.1": {"schema": {"oneOf": [reference("STIXBundle"), {"type": "array", "items": reference("STIXObject")}]}}}}}))
         }
         Handler::Misp => {
             let mut p = listing_params(false);
             p.push(tlp.clone());
-            ("Export IOCs as a MISP JSON event".into(), "Export Formats".into(), p, ok_json("MISP event"))
+            ("Export IOCs as a MISP JSON event".into(), "Export Formats".into(), p, ok_ref("MISP event", "MISPEvent"))
         }
         Handler::Cef => ("Export IOCs as CEF lines".into(), "Export Formats".into(), listing_params(true), ok_ct("One CEF:0 line per IOC", "text/plain")),
         Handler::OpenIoc => ("Export IOCs as an OpenIOC 1.1 document".into(), "Export Formats".into(), listing_params(true), ok_ct("OpenIOC 1.1 XML", "application/xml")),
@@ -135,12 +140,12 @@ fn operation(h: Handler) -> (String, String, Vec<Value>, Value) {
                 ok_ct(&format!("{name} rules"), "text/plain; charset=utf-8"),
             )
         }
-        Handler::Stats => ("IOC statistics".into(), "Statistics".into(), vec![], ok_json("Totals by type")),
+        Handler::Stats => ("IOC statistics".into(), "Statistics".into(), vec![], ok_ref("Totals by type", "Stats")),
         Handler::Lookup => (
             "Look up one IOC (type auto-detected)".into(),
             "Lookup".into(),
             vec![q("value", "The IOC (defanged forms accepted).", json!({"type": "string"})), q("type", "Force a type.", types(true))],
-            ok_json("Whether iocd knows it, and its record; expired (true once now >= last_seen + lifetime of its type; expired IOCs are always answered) and expires_at (null when its type never expires); both null when no record is shown (outside the tier's lookback window: found and outside_lookback true, no record)"),
+            ok_ref("Whether iocd knows it, and its record; expired (true once now >= last_seen + lifetime of its type; expired IOCs are always answered) and expires_at (null when its type never expires); both null when no record is shown (outside the tier's lookback window: found and outside_lookback true, no record)", "LookupResult"),
         ),
         Handler::BulkLookup => (
             format!("Look up to {} values at once (SIEM enrichment). Body: a JSON array of strings (or {{\"value\", \"type\"}} objects), {{\"values\": [...], \"type\", \"hunting_queries\"}}, or text/plain with one value per line. Costs ceil(values / {}) rate-limit tokens (429 with nothing looked up when fewer are left).", crate::http::handlers::MAX_BULK_VALUES, crate::http::handlers::VALUES_PER_TOKEN),
@@ -149,12 +154,12 @@ fn operation(h: Handler) -> (String, String, Vec<Value>, Value) {
                 q("type", "Default type hint for values without one.", types(true)),
                 q("hunting_queries", "Add each item's hunting queries.", json!({"type": "boolean", "default": false})),
             ],
-            ok_json("{\"count\", \"found\", \"invalid\", \"cost\", \"results\": [...]}: one result per value in order, each the GET lookup answer, or {\"query\", \"found\": false, \"error\": {\"code\": \"invalid_value\", \"message\"}}"),
+            ok_ref("One result per value in order, each the GET lookup answer, or {\"query\", \"found\": false, \"error\": {\"code\": \"invalid_value\", \"message\"}}", "BulkLookupResult"),
         ),
-        Handler::ListKeys => ("List API keys".into(), "API Keys".into(), vec![], ok_json("Key records (never secrets)")),
-        Handler::CreateKey => ("Create an API key: {\"name\", \"tier\", \"scopes\"}".into(), "API Keys".into(), vec![], json!({"201": {"description": "The key (shown once) and its record"}})),
-        Handler::RevokeKey => ("Revoke an API key (immediate)".into(), "API Keys".into(), vec![id], ok_json("The revoked key record")),
-        Handler::Feeds => ("Scheduled feeds: each feed's config (never secrets) and status (last_run, last_success, duration_ms, last_result, counts {files, bytes, observations, new, updated, unchanged, rejected}, last_error, consecutive_failures, next_run, running)".into(), "Feeds".into(), vec![], ok_json("{\"data\": [feed...], \"count\": n}")),
+        Handler::ListKeys => ("List API keys".into(), "API Keys".into(), vec![], ok_ref("Key records (never secrets)", "ApiKeyList")),
+        Handler::CreateKey => ("Create an API key: {\"name\", \"tier\", \"scopes\"}".into(), "API Keys".into(), vec![], json!({"201": {"description": "The key (shown once) and its record", "content": {"application/json": {"schema": reference("ApiKeyCreated")}}}})),
+        Handler::RevokeKey => ("Revoke an API key (immediate)".into(), "API Keys".into(), vec![id], ok_ref("The revoked key record", "ApiKey")),
+        Handler::Feeds => ("Scheduled feeds: each feed's config (never secrets) and status (last_run, last_success, duration_ms, last_result, counts {files, bytes, observations, new, updated, unchanged, rejected}, last_error, consecutive_failures, next_run, running)".into(), "Feeds".into(), vec![], ok_ref("Every configured feed with its status", "FeedList")),
         Handler::StatsTimeline => (
             "IOCs added per hour or day and type, from maintained counters (deletes do not decrement; see docs/store.md)".into(),
             "Statistics".into(),
@@ -164,7 +169,7 @@ fn operation(h: Handler) -> (String, String, Vec<Value>, Value) {
                 q("until", "Last bucket holds this time (ISO 8601); default now.", json!({"type": "string", "format": "date-time"})),
                 q("type", "Count only this IOC type.", types(true)),
             ],
-            ok_json("{\"interval\": \"hour\"|\"day\", \"since\", \"until\", \"type\": string|null, \"buckets\": [{\"start\": date-time, \"total\": n, \"by_type\": {type: n}}]}, every bucket (zeros included), at most 10000 (400 invalid_parameter beyond)"),
+            ok_ref("Every bucket (zeros included), at most 10000 (400 invalid_parameter beyond)", "Timeline"),
         ),
         Handler::ListArticles | Handler::ExportArticles => {
             let mut ps = vec![
@@ -178,14 +183,14 @@ fn operation(h: Handler) -> (String, String, Vec<Value>, Value) {
             ];
             if matches!(h, Handler::ListArticles) {
                 ps.push(q("limit", "Page size.", json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 100})));
-                ("List articles, newest published first (no full text; ioc_count)".into(), "Articles".into(), ps, ok_json("{\"data\": [article...], \"count\", \"next_cursor\"}"))
+                ("List articles, newest published first (no full text; ioc_count)".into(), "Articles".into(), ps, ok_ref("One page of articles", "ArticleList"))
             } else {
                 ps.push(q("limit", "Articles per page.", json!({"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000})));
                 ps.push(q("format", "Output format.", json!({"type": "string", "enum": ["json", "ndjson", "csv"], "default": "json"})));
-                ("Bulk export of articles with full text and IOCs (a page ends early past 32 MiB; X-Next-Cursor for the rest)".into(), "Articles".into(), ps, json!({"200": {"description": "Articles", "content": {"application/json": {"schema": {"type": "array"}}, "application/x-ndjson": {"schema": {"type": "string"}}, "text/csv": {"schema": {"type": "string"}}}}}))
+                ("Bulk export of articles with full text and IOCs (a page ends early past 32 MiB; X-Next-Cursor for the rest)".into(), "Articles".into(), ps, json!({"200": {"description": "Articles", "content": {"application/json": {"schema": {"type": "array", "items": reference("ArticleExport")}}, "application/x-ndjson": {"schema": {"type": "string"}}, "text/csv": {"schema": {"type": "string"}}}}}))
             }
         }
-        Handler::GetArticle => ("One article with its full text and its IOCs resolved to stored records (403 outside_lookback when published before the tier's lookback window)".into(), "Articles".into(), vec![id.clone()], ok_json("The article: id, title, link, source, published, added, summary, tags, kind, text, text_truncated, iocs [{type, value, id, ioc}]")),
+        Handler::GetArticle => ("One article with its full text and its IOCs resolved to stored records (403 outside_lookback when published before the tier's lookback window)".into(), "Articles".into(), vec![id.clone()], ok_ref("The article with its full text and IOCs", "Article")),
         Handler::Metrics => ("Prometheus metrics (text format 0.0.4): requests by route and status, latency histogram, IOCs by type, store size, rate-limit rejections".into(), "Meta".into(), vec![], ok_ct("Prometheus text exposition", "text/plain; version=0.0.4")),
     }
 }
@@ -275,100 +280,6 @@ fn request_body(h: Handler) -> Option<Value> {
     }
 }
 
-/// The TAXII 2.1 routes ([`crate::taxii::ROUTES`]): parameters, media
-/// types and TAXII error messages. `x-required-scope` is the first scope
-/// that opens the route, `x-accepted-scopes` all of them.
-fn taxii_paths(paths: &mut Map<String, Value>) {
-    use crate::taxii::{Endpoint, MEDIA_TAXII};
-    let path_param = |name: &str, desc: &str| json!({"name": name, "in": "path", "required": true, "description": desc, "schema": {"type": "string"}});
-    let text = |name: &str, desc: &str| q(name, desc, json!({"type": "string"}));
-    let paging = || {
-        vec![
-            q("added_after", "Only objects added (or last changed) strictly after this time; clamped to the tier lookback. Resume with X-TAXII-Date-Added-Last.", json!({"type": "string", "format": "date-time"})),
-            q("limit", "Objects per page (default and maximum 1000).", json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 1000})),
-            text("next", "The next value of the previous page (an opaque cursor)."),
-            text("match[version]", "last (default), first, all, or comma-separated timestamps (each object has one version: its modified)."),
-            text("match[spec_version]", "Comma-separated STIX versions; objects are 2.1."),
-            include_expired(),
-        ]
-    };
-    for r in crate::taxii::ROUTES {
-        let mut params: Vec<Value> = Vec::new();
-        if r.pattern.contains("{status-id}") {
-            params.push(path_param(
-                "status-id",
-                "The id of the status resource a POST returned.",
-            ));
-        }
-        if r.pattern.contains("{id}") {
-            params.push(path_param(
-                "id",
-                "Collection id (a fixed UUIDv5) or alias (all, ipv4, ..., submissions).",
-            ));
-        }
-        if r.pattern.contains("{object-id}") {
-            params.push(path_param(
-                "object-id",
-                "A STIX id such as indicator--<uuid>.",
-            ));
-        }
-        match r.endpoint {
-            Endpoint::Objects | Endpoint::Manifest => {
-                params.extend(paging());
-                params.push(text("match[id]", "Comma-separated STIX ids."));
-                params.push(text("match[type]", "Comma-separated STIX types: indicator, vulnerability, attack-pattern, identity, marking-definition."));
-            }
-            Endpoint::Object | Endpoint::Versions => params.extend(paging()),
-            Endpoint::DeleteObject => params.push(text(
-                "reason",
-                "Why it was deleted (kept in the tombstone).",
-            )),
-            _ => {}
-        }
-        let ok = if r.endpoint == Endpoint::AddObjects {
-            "202"
-        } else {
-            "200"
-        };
-        let mut responses = json!({ok: {"description": r.summary, "content": {MEDIA_TAXII: {"schema": {"type": "object"}}}}});
-        let mut errors = vec![
-            ("400", "TaxiiBadRequest"),
-            ("401", "TaxiiUnauthorized"),
-            ("403", "TaxiiForbidden"),
-            ("404", "TaxiiNotFound"),
-            ("406", "TaxiiNotAcceptable"),
-            ("429", "TaxiiRateLimitExceeded"),
-            ("503", "TaxiiServerBusy"),
-        ];
-        if r.endpoint == Endpoint::AddObjects {
-            errors.extend([
-                ("413", "TaxiiPayloadTooLarge"),
-                ("415", "TaxiiUnsupportedMediaType"),
-            ]);
-        }
-        for (code, name) in errors {
-            responses[code] = json!({"$ref": format!("#/components/responses/{name}")});
-        }
-        let mut op = json!({
-            "summary": r.summary,
-            "operationId": format!("taxii{:?}", r.endpoint),
-            "tags": ["TAXII"],
-            "parameters": params,
-            "responses": responses,
-            "security": [{"BasicAuth": []}, {"BearerAuth": []}, {"ApiKeyAuth": []}, {"ApiKeyQuery": []}],
-            "x-required-scope": r.scopes.first().copied().unwrap_or("admin"),
-            "x-accepted-scopes": r.scopes,
-        });
-        if r.endpoint == Endpoint::AddObjects {
-            op["requestBody"] = json!({"required": true, "content": {MEDIA_TAXII: {"schema": {"type": "object", "properties": {"objects": {"type": "array", "items": {"type": "object"}}}}}}});
-        }
-        let entry = paths
-            .entry(r.pattern.to_string())
-            .or_insert_with(|| json!({}));
-        entry[r.method.as_str().to_ascii_lowercase()] = op;
-    }
-}
-
 /// The document. Error responses and security schemes follow the spec
 /// overview (envelope, Bearer / X-API-Key / api_key, Basic for TAXII).
 /// `server_url` (the `https://host:port` the request reached) fills
@@ -408,6 +319,33 @@ pub fn document() -> Value {
                 obj.insert(
                     "406".into(),
                     json!({"$ref": "#/components/responses/NotAcceptable"}),
+                );
+            }
+            if r.pattern.contains("{id}") {
+                obj.insert(
+                    "404".into(),
+                    json!({"$ref": "#/components/responses/NotFound"}),
+                );
+            }
+            if r.pattern == "/api/v1/iocs/{id}" {
+                obj.insert("410".into(), json!({"$ref": "#/components/responses/Gone"}));
+            }
+            if r.method == hyper::Method::POST {
+                for (code, name) in [
+                    ("408", "RequestTimeout"),
+                    ("413", "PayloadTooLarge"),
+                    ("415", "UnsupportedMediaType"),
+                ] {
+                    obj.insert(
+                        code.into(),
+                        json!({"$ref": format!("#/components/responses/{name}")}),
+                    );
+                }
+            }
+            if crate::http::cache::cacheable(r.handler) {
+                obj.insert(
+                    "304".into(),
+                    json!({"$ref": "#/components/responses/NotModified"}),
                 );
             }
             if pages(r.handler) {
@@ -456,7 +394,7 @@ pub fn document() -> Value {
             .or_insert_with(|| json!({}));
         entry[r.method.as_str().to_ascii_lowercase()] = op;
     }
-    taxii_paths(&mut paths);
+    taxii::taxii_paths(&mut paths);
     let err = json!({"$ref": "#/components/schemas/Error"});
     let resp =
         |d: &str| json!({"description": d, "content": {"application/json": {"schema": err}}});
@@ -483,20 +421,7 @@ pub fn document() -> Value {
         ],
         "paths": paths,
         "components": {
-            "schemas": {"Error": {
-                "type": "object", "required": ["error"],
-                "properties": {"error": {"type": "object", "required": ["code", "message", "request_id"], "properties": {
-                    "code": {"type": "string"}, "message": {"type": "string"}, "details": {"type": "object"}, "request_id": {"type": "string"}
-                }}}
-            }, "TaxiiError": {
-                "type": "object", "required": ["title"],
-                "description": "TAXII 2.1 error message (section 3.6.1), on every /api/taxii2/ route.",
-                "properties": {
-                    "title": {"type": "string"}, "description": {"type": "string"}, "error_id": {"type": "string"},
-                    "error_code": {"type": "string"}, "http_status": {"type": "string"}, "external_details": {"type": "string"},
-                    "details": {"type": "object"}
-                }
-            }},
+            "schemas": schemas::schemas(),
             "responses": {
                 "BadRequest": resp("Invalid parameter or body (code invalid_parameter / invalid_body)"),
                 "Unauthorized": resp("Authentication required or invalid (missing_api_key / invalid_api_key)"),
@@ -514,6 +439,12 @@ pub fn document() -> Value {
                         "X-RateLimit-Reset": {"$ref": "#/components/headers/X-RateLimit-Reset"}
                     }
                 },
+                "RequestTimeout": resp("The body did not arrive within the server's body timeout (request_timeout); the connection closes"),
+                "Gone": resp("The IOC was deleted as a false positive (ioc_deleted; details type, value, reason)"),
+                "NotFound": resp("No such IOC, key or article (not_found)"),
+                "PayloadTooLarge": resp("Body beyond the route's limit (payload_too_large; details.limit_bytes)"),
+                "UnsupportedMediaType": resp("Content-Type the route cannot read (unsupported_media_type)"),
+                "NotModified": {"description": "If-None-Match matched the current ETag: no body"},
                 "NotAcceptable": resp("The Accept header admits none of the route's media types (not_acceptable; details.supported lists them)"),
                 "ServerBusy": resp("Every API key verification slot is busy (server_busy); retry after Retry-After. Keys already verified are not affected"),
                 "TaxiiBadRequest": taxii_resp("Invalid parameter or body"),
@@ -521,6 +452,7 @@ pub fn document() -> Value {
                 "TaxiiForbidden": taxii_resp("Insufficient scope, or a collection that cannot be read / written"),
                 "TaxiiNotFound": taxii_resp("Unknown collection, object or status resource"),
                 "TaxiiNotAcceptable": taxii_resp("Accept admits no application/taxii+json;version=2.1"),
+                "TaxiiRequestTimeout": taxii_resp("The body did not arrive in time"),
                 "TaxiiPayloadTooLarge": taxii_resp("Body beyond max_content_length"),
                 "TaxiiUnsupportedMediaType": taxii_resp("Content-Type is not application/taxii+json;version=2.1"),
                 "TaxiiRateLimitExceeded": taxii_resp("Rate limit exceeded; see Retry-After"),
