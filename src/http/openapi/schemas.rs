@@ -49,8 +49,13 @@ fn by_type() -> Value {
 }
 
 /// `{"type": "object", "required": [..], "properties": {..}}` plus `example`.
+/// OpenAPI 3.0 forbids an empty `required`, so none is written then.
 fn object(required: &[&str], properties: Value, example: Value) -> Value {
-    json!({"type": "object", "required": required, "properties": properties, "example": example})
+    let mut o = json!({"type": "object", "properties": properties, "example": example});
+    if !required.is_empty() {
+        o["required"] = json!(required);
+    }
+    o
 }
 
 fn ioc_example() -> Value {
