@@ -15,7 +15,7 @@
 //! usage: `cargo bench --bench auth_flood` (env `SECS`, default 5; `ADDRS`,
 //! default 4; `STREAMS`, default 64) or `benches/auth_flood.sh`.
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 
 use common::Server;

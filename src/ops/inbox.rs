@@ -555,7 +555,9 @@ fn finish(
     };
     let text = human_report(&report);
     let json = serde_json::to_vec_pretty(&report).unwrap_or_default();
-    for (ext, bytes) in [("report.json", json), ("report.txt", text.into_bytes())] {
+    // The `.report.json` is written last: a tool that waits for it finds
+    // the `.report.txt` already in place.
+    for (ext, bytes) in [("report.txt", text.into_bytes()), ("report.json", json)] {
         let p = dir.join(format!("{stamped}.{ext}"));
         let w = crate::ops::files::write_atomic(&p, 0o640, true, |f| {
             use std::io::Write;

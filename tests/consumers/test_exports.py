@@ -1,7 +1,7 @@
 """iocd's exports, checked by the real consumers (issue 5).
 
 Reads the export files in the directory named by ``IOCD_EXPORT_DIR`` (as
-written by ``iocd export`` or by ``tests/export_formats.rs``) and checks
+written by ``iocd export`` or by ``tests/it/export_formats.rs``) and checks
 each with the library a SIEM or TIP integration would use:
 
 - ``*.stix.json``: ``stix2.parse(..., allow_custom=False)``; the OASIS

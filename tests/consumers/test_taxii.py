@@ -2,7 +2,7 @@
 cti-taxii-client, as OpenCTI and MISP's TAXII pull use it) — issue 6.
 
 The server must already hold ``IOCD_TAXII_IOCS`` IOCs loaded in one batch
-(``tests/taxii.rs`` starts it and loads them). Environment:
+(``tests/it/taxii.rs`` starts it and loads them). Environment:
 
 - ``IOCD_TAXII_BASE``: ``https://127.0.0.1:PORT``
 - ``IOCD_TAXII_CA``: the CA file the server's certificate chains to

@@ -1,4 +1,4 @@
-"""Loopback feed server for tests/feeds.rs (standard library only).
+"""Loopback feed server for tests/it/feeds.rs (standard library only).
 
 Serves the files of a directory with ETag / If-None-Match (304), and a few
 hostile endpoints:

@@ -1,6 +1,6 @@
 //! `components.schemas` of the OpenAPI document: the shape of every JSON
 //! answer iocd gives, with an example each. Route entries point here with
-//! `$ref` (see [`reference`]); `tests/common/conformance.rs` validates every
+//! `$ref` (see [`reference`]); `tests/it/common/conformance.rs` validates every
 //! response the integration suite receives against them, so a field that
 //! changes type or goes missing fails a test.
 //!

@@ -7,7 +7,7 @@
 //! suricata-check) on the exported files: our fixture always, and ESET's
 //! public releases (`../shared/data/real/eset`) when present.
 
-mod common;
+use crate::common;
 
 use common::{code, iocd, Server};
 use serde_json::{json, Value};

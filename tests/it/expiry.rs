@@ -4,7 +4,7 @@
 //! `include_expired=true`, shown by lookup with `expired`/`expires_at`,
 //! carried by STIX as `valid_until`, and revived by a new sighting.
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Duration, Utc};
 use common::{iocd, Server};

@@ -5,7 +5,7 @@
 //! inconsistent one before it replaces anything; a world-readable TLS key
 //! is warned about.
 
-mod common;
+use crate::common;
 
 use common::{iocd, Server};
 use std::os::unix::fs::PermissionsExt;

@@ -2,7 +2,7 @@
 //! binary (`iocd serve` saves the buckets at shutdown and each minute, and
 //! loads them before it listens).
 
-mod common;
+use crate::common;
 
 use common::{code, Server};
 use serde_json::Value;

@@ -3,7 +3,7 @@
 //! body's order; invalid values are answered per item; limits, bodies and
 //! the token cost.
 
-mod common;
+use crate::common;
 use common::{code, Server};
 use serde_json::{json, Value};
 

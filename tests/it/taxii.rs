@@ -3,7 +3,7 @@
 //! `match[...]`, TAXII error messages, adding objects and their status, and
 //! the OASIS client (`taxii2-client`) in `tests/consumers/test_taxii.py`.
 
-mod common;
+use crate::common;
 
 use common::Response;
 use common::Server;

@@ -3,7 +3,7 @@
 //! buckets included, hour and day agree, re-sightings add nothing, the
 //! counts survive a restart, and bad parameters get the envelope.
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Timelike, Utc};
 use common::{code, Server};

@@ -4,7 +4,7 @@
 //! stix2-patterns, PyMISP, lxml) check the downloads; iocd re-imports its
 //! own MISP and STIX exports and gets the same IOCs back.
 
-mod common;
+use crate::common;
 
 use common::{iocd, Server};
 use serde_json::Value;

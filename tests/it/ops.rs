@@ -3,7 +3,7 @@
 //! readiness notifications and the Prometheus metrics endpoint — all
 //! through the real binary.
 
-mod common;
+use crate::common;
 
 use common::{iocd, Server, BIN};
 use serde_json::{json, Value};

@@ -91,7 +91,7 @@ impl Server {
         let admin = out.trim().to_string();
         assert!(admin.starts_with("sk_live_"), "init stdout: {out}");
         // Test data carries real 2014-2024 sighting dates: nothing expires
-        // unless a test sets `[expiry]` lifetimes itself (tests/expiry.rs).
+        // unless a test sets `[expiry]` lifetimes itself (tests/it/expiry.rs).
         let mut t = std::fs::read_to_string(&config).unwrap();
         t = apply_overrides(&t, NEVER_EXPIRE);
         t = apply_overrides(&t, config_extra);

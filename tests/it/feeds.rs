@@ -2,7 +2,7 @@
 //! Python feed server (tests/feeds/feed_server.py) serves every format and
 //! the hostile cases; a second iocd is the TAXII source.
 
-mod common;
+use crate::common;
 
 use common::{iocd, Server};
 use serde_json::Value;

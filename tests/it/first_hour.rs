@@ -6,7 +6,7 @@
 //! removal, a busy port, `--listen localhost`, `iocd import -`, skipped
 //! files named, the key id on a 403 log line).
 
-mod common;
+use crate::common;
 
 use common::{code, iocd, Server, BIN};
 use serde_json::Value;

@@ -3,7 +3,7 @@
 //! real binary (`iocd import` / `iocd export`) on the fixtures in
 //! `tests/fixtures/fidelity/`.
 
-mod common;
+use crate::common;
 
 use common::iocd;
 use serde_json::Value;
@@ -133,7 +133,7 @@ fn item3_misp_export_keeps_direction_and_comments_from_the_report() {
     assert!(pt.parse::<i64>().unwrap() > 1_700_000_000);
 
     // PyMISP reads it (when the consumers' venv exists).
-    let py = Path::new(env!("CARGO_MANIFEST_DIR")).join("../main/tests/.venv/bin/python");
+    let py = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/.venv/bin/python");
     if !py.exists() {
         println!("SKIP: no PyMISP venv at {}", py.display());
         return;

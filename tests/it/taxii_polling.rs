@@ -6,7 +6,7 @@
 //! together used to share one, and a poll at `limit=1` then lost the rest
 //! of the commit).
 
-mod common;
+use crate::common;
 
 use common::{iocd, Server};
 use serde_json::Value;

@@ -4,7 +4,7 @@
 //! frames reqwest cannot: idle streams, PINGs, half-sent bodies). Floods
 //! are bounded in count and time.
 
-mod common;
+use crate::common;
 
 use bytes::Bytes;
 use common::Server;

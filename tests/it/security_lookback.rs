@@ -4,7 +4,7 @@
 //! the store holds what a month-old appliance holds: the same layout, the
 //! same index times the listing compares.
 
-mod common;
+use crate::common;
 
 use common::{code, Server};
 use serde_json::{json, Value};

@@ -3,7 +3,7 @@
 //! `processed/` or `failed/` beside a report; inotify and polling; drops
 //! present at start; never twice, also across a restart mid-import.
 
-mod common;
+use crate::common;
 use common::Server;
 use serde_json::Value;
 use std::io::Write;

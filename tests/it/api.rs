@@ -2,7 +2,7 @@
 //! matrix, rate limits, TLS, error envelope, listing, ingest, deletion,
 //! restart durability.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use common::{code, iocd, Server};

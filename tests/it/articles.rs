@@ -5,7 +5,7 @@
 //! NDJSON and CSV; tiers, scope and lookback; the MISP comment naming the
 //! article; and bad feeds refused with clear errors, offline.
 
-mod common;
+use crate::common;
 
 use common::{code, iocd, Server};
 use serde_json::Value;

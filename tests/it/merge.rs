@@ -3,7 +3,7 @@
 //! first_seen, latest last_seen, every source with its reference, tags
 //! merged), and the summary counts each row once, as if it came alone.
 
-mod common;
+use crate::common;
 
 use common::{iocd, Server};
 use serde_json::{json, Value};

@@ -5,7 +5,7 @@
 //! off an import leaves no trace and no damage; a key revoked or rotated
 //! through the socket stops authenticating at once.
 
-mod common;
+use crate::common;
 
 use common::{iocd, Server};
 use serde_json::Value;

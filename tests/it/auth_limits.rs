@@ -4,7 +4,7 @@
 //! flight, and IOC data shows no key ids or names (nor do response times
 //! tell known ids from unknown ones).
 
-mod common;
+use crate::common;
 
 use common::{code, iocd, Server};
 use serde_json::{json, Value};
