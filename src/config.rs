@@ -692,10 +692,16 @@ impl Config {
                             format!(":{l}:{c}")
                         })
                         .unwrap_or_default();
+                    // The toml crate leaves some lexer errors (a control
+                    // character in a comment) without a message.
+                    let message = match e.message().trim() {
+                        "" => "invalid TOML syntax here (a control character, or a malformed key or value)".to_string(),
+                        m => m.to_string(),
+                    };
                     errs.push(ConfigError {
                         path: path.to_string(),
                         pos,
-                        message: e.message().to_string(),
+                        message,
                     });
                     let Some(span) = span else {
                         return Err(errs);
@@ -1217,6 +1223,24 @@ mod tests {
     fn shipped_example_config_is_the_template() {
         let shipped = include_str!("../config/iocd.toml");
         assert_eq!(shipped, template(Path::new("/var/lib/iocd")));
+    }
+
+    /// Found by fuzz/config_file: a control character in a comment gave
+    /// an error without a message.
+    #[test]
+    fn every_syntax_error_has_a_message() {
+        for text in [
+            "# a comment \u{1} with a control character\n",
+            "a = \"\u{0}\"\n",
+            "[server\n",
+        ] {
+            let errs = Config::parse(text, "iocd.toml").unwrap_err();
+            assert!(!errs.is_empty(), "{text:?}");
+            for e in errs {
+                assert!(!e.message.trim().is_empty(), "{text:?}: {e:?}");
+                assert!(!e.pos.is_empty(), "{text:?}: {e:?}");
+            }
+        }
     }
 
     #[test]

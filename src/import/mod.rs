@@ -479,7 +479,7 @@ pub(crate) fn apply_tag(o: &mut Observation, tag: &str) {
     if tag.is_empty() {
         return;
     }
-    if tag.len() > 4 && tag[..4].eq_ignore_ascii_case("tlp:") {
+    if tag.len() > 4 && tag.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("tlp:")) {
         if let Ok(t) = Tlp::from_str(tag) {
             o.tlp = Some(t);
             return;
@@ -725,6 +725,17 @@ mod tests {
         );
         assert!(attack_ids("XT1059 T10590 T105").is_empty());
         assert_eq!(attack_ids("T1059.12"), vec!["T1059"]);
+    }
+
+    /// Found by fuzz/import_csv: a tag with a multi-byte character across
+    /// byte 4 panicked on the `tlp:` prefix check.
+    #[test]
+    fn a_tag_with_a_multibyte_character_near_its_start_is_kept() {
+        let mut o = Observation::new(crate::ioc::detect("1.2.3.4").unwrap());
+        apply_tag(&mut o, "tl\u{e9}p:x");
+        apply_tag(&mut o, "abc\u{20ac}def");
+        assert_eq!(o.tags, vec!["tl\u{e9}p:x", "abc\u{20ac}def"]);
+        assert_eq!(o.tlp, None);
     }
 
     #[test]

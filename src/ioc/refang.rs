@@ -1,8 +1,8 @@
 //! Refanging: undo the "defanging" analysts apply so that IOCs in reports are
 //! not clickable (`hxxp://evil[.]com`, `1.2.3(.)4`, `user[@]mail[.]ru`).
 
-/// Replacement pairs, tried in order. Longer brackets first so `[.]` wins
-/// over a lone `.` rule, and scheme rewrites only touch a scheme prefix.
+/// Replacement pairs: each marker ends in a closing bracket and no two can
+/// end the same text, so the order does not matter.
 const BRACKETS: &[(&str, &str)] = &[
     ("[.]", "."),
     ("(.)", "."),
@@ -33,11 +33,19 @@ pub fn refang(raw: &str) -> String {
     let s = raw
         .trim()
         .trim_matches(|c: char| c == '\u{feff}' || c == '\u{200b}');
+    // One left-to-right pass that replaces a marker as soon as its closing
+    // bracket arrives, so nested forms (`([DOT])`) refang completely and
+    // the result holds no marker: refanging again changes nothing (every
+    // marker ends in a closing bracket, no replacement does).
     let mut out: String = if s.contains(['[', '(', '{']) {
-        let mut v = s.to_string();
-        for (from, to) in BRACKETS {
-            if v.contains(from) {
-                v = v.replace(from, to);
+        let mut v = String::with_capacity(s.len());
+        for ch in s.chars() {
+            v.push(ch);
+            if matches!(ch, ']' | ')' | '}') {
+                if let Some((from, to)) = BRACKETS.iter().find(|(from, _)| v.ends_with(from)) {
+                    v.truncate(v.len() - from.len());
+                    v.push_str(to);
+                }
             }
         }
         v
@@ -73,6 +81,16 @@ mod tests {
         assert_eq!(refang("1.2.3[.]4"), "1.2.3.4");
         assert_eq!(refang("bad[@]mail[dot]ru"), "bad@mail.ru");
         assert_eq!(refang("plain.example"), "plain.example");
+    }
+
+    #[test]
+    fn nested_markers_refang_at_once_and_refanging_is_idempotent() {
+        assert_eq!(refang("evil([DOT])example[.]com"), "evil.example.com");
+        assert_eq!(refang("a[[.]]b"), "a.b");
+        for raw in ["d\\([DOT])@-/e", "x((.))y", "[[at]]", "hxxp[://]a[.]b/(x)"] {
+            let once = refang(raw);
+            assert_eq!(refang(&once), once, "{raw}");
+        }
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub mod media;
 mod objects;
 mod page;
 pub mod readahead;
-mod status;
+pub mod status;
 
 pub use collections::{collection_id, collections, Collection, Members};
 pub use status::StatusLog;

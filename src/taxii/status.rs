@@ -288,8 +288,19 @@ fn classify(
     })
 }
 
-/// Imports an envelope and builds its status resource. Blocking.
-fn process(store: &Store, bytes: &[u8], id: Uuid, who: &Principal) -> Result<Vec<u8>, ApiError> {
+/// Imports a TAXII 2.1 envelope (§3.7, `{"objects": [...]}`) submitted by
+/// `who` into `store` and returns the body of its status resource (§4.3,
+/// `status: complete`, one success or failure per object). Blocking.
+///
+/// Errors: 400 `invalid_body` for a body that is not an envelope (not
+/// JSON, not an object, `objects` not a list, more than 100,000 objects);
+/// 500 only when the store fails.
+pub fn process(
+    store: &Store,
+    bytes: &[u8],
+    id: Uuid,
+    who: &Principal,
+) -> Result<Vec<u8>, ApiError> {
     let requested = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
     let shape = "Send a TAXII envelope: {\"objects\": [STIX 2.1 objects]}.";
     let v: Value = serde_json::from_slice(bytes).map_err(|e| {
