@@ -5,8 +5,10 @@
 mod common;
 
 mod api;
+mod api_fuzz;
 mod articles;
 mod auth_limits;
+mod crash_safety;
 mod expiry;
 mod export_cli;
 mod export_formats;

@@ -278,6 +278,11 @@ pub async fn post(ctx: &Ctx<'_>, body: Incoming) -> Result<Response<Body>, ApiEr
                 };
                 match parsed {
                     Ok(o) => obs.push(o),
+                    // An object without a value gets no `value` (the
+                    // OpenAPI `SubmitResult` has it as a string when present).
+                    Err(reason) if shown.is_null() => {
+                        errors.push(json!({"index": idx, "reason": reason}))
+                    }
                     Err(reason) => {
                         errors.push(json!({"index": idx, "value": shown, "reason": reason}))
                     }

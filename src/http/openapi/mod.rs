@@ -120,7 +120,9 @@ fn operation(h: Handler) -> (String, String, Vec<Value>, Value) {
                 "Sigma detection rules (multi-document YAML: network_connection, dns, proxy, process_creation) for the selected IOCs".into(),
                 "Detection Rules".into(),
                 full.clone(),
-                ok_ct("Sigma rules", "application/yaml"),
+                // A YAML stream: one document per rule, none when no IOC
+                // matches. Not one YAML value, so no schema.
+                json!({"200": {"description": "Sigma rules: YAML documents separated by `---`; an empty body when no IOC matches", "content": {"application/yaml": {"schema": {}}}}}),
             )
         }
         Handler::Suricata | Handler::Snort => {
